@@ -1,0 +1,73 @@
+"""The contract every recurrent cell follows.
+
+A cell's work is split in two, as in SRU's ``compute_U`` / recurrence split:
+
+* :meth:`RecurrentCell.project_inputs` — the weight-heavy part that sees only
+  the inputs, so one weight fetch can serve every frame of a chunk;
+* :meth:`RecurrentCell.step` — the per-step recurrence;
+* :meth:`RecurrentCell.project_outputs` — an optional weight-heavy part that
+  sees only the step outputs and is not fed back, so it is chunk-batchable too.
+
+The streaming runtime calls the three parts in layer-major order, and the cost
+model (:mod:`memasr.memory`) reads :meth:`recurrent_parameter_names` to know which
+weights are needed at every sequential step.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+CellState = tuple[Tensor, ...]
+
+
+class RecurrentCell(nn.Module):
+    """Base class: ``forward`` runs the three parts over a whole sequence."""
+
+    input_size: int
+    hidden_size: int
+    output_size: int
+
+    def init_state(self, batch_size: int, device: torch.device | None = None,
+                   dtype: torch.dtype | None = None) -> CellState:
+        """Zero state; every tensor is ``[B, ...]`` so streams can be stacked on dim 0."""
+        raise NotImplementedError
+
+    def project_inputs(self, x: Tensor) -> Tensor:
+        """``x [B, T, input_size] -> u [B, T, G]`` (chunk-batchable)."""
+        raise NotImplementedError
+
+    def step(self, u_t: Tensor, state: CellState) -> tuple[Tensor, CellState]:
+        """One recurrence step: ``u_t [B, G] -> (y_t [B, H_step], new state)``."""
+        raise NotImplementedError
+
+    def project_outputs(self, y: Tensor) -> Tensor:
+        """``y [B, T, H_step] -> [B, T, output_size]``; identity unless the cell has a post-projection."""
+        return y
+
+    def recurrent_parameter_names(self) -> set[str]:
+        """Names (relative to this cell) of the parameters used inside :meth:`step`."""
+        raise NotImplementedError
+
+    def state_numel(self) -> int:
+        """Number of state elements per stream (the cost model keeps them on chip)."""
+        return sum(s.shape[-1] for s in self.init_state(1, device=torch.device("meta")))
+
+    def run_steps(self, u: Tensor, state: CellState,
+                  on_step: Callable[[], None] | None = None) -> tuple[Tensor, CellState]:
+        """Apply :meth:`step` over ``u [B, T, G]``; returns ``(y [B, T, H_step], state)``."""
+        outputs = []
+        for t in range(u.shape[1]):
+            if on_step is not None:
+                on_step()
+            y_t, state = self.step(u[:, t], state)
+            outputs.append(y_t)
+        return torch.stack(outputs, dim=1), state
+
+    def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
+        """Whole-sequence run: ``x [B, T, input_size] -> (y [B, T, output_size], state)``."""
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        y, state = self.run_steps(self.project_inputs(x), state)
+        return self.project_outputs(y), state

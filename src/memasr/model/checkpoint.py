@@ -1,0 +1,74 @@
+"""Checkpoint directories: ``config.toml`` + ``model.pt`` + ``tokenizer.model`` together.
+
+Writes are atomic: everything goes into a sibling temporary directory that is
+renamed into place, so a crash never leaves a half-written model.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from memasr.errors import InputError
+from memasr.model.config import config_from_dict, dump_config
+from memasr.model.transducer import Transducer, build_model
+
+CONFIG_FILE = "config.toml"
+WEIGHTS_FILE = "model.pt"
+TOKENIZER_FILE = "tokenizer.model"
+META_FILE = "meta.json"
+
+
+def save_pretrained(model: Transducer, directory: str | Path, tokenizer_file: str | Path | None = None,
+                    meta: dict[str, Any] | None = None) -> Path:
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        (tmp / CONFIG_FILE).write_text(dump_config(model.config))
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / WEIGHTS_FILE)
+        if tokenizer_file is not None:
+            shutil.copyfile(tokenizer_file, tmp / TOKENIZER_FILE)
+        (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True))
+        old = None
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def load_pretrained(directory: str | Path, map_location: str = "cpu") -> tuple[Transducer, Any]:
+    """Load ``(model, tokenizer or None)`` from a checkpoint directory."""
+    import tomllib
+
+    directory = Path(directory)
+    if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
+        raise InputError(f"{directory} is not a memasr model directory (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+    try:
+        config = config_from_dict(tomllib.loads((directory / CONFIG_FILE).read_text()), str(directory / CONFIG_FILE))
+        state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
+    except (tomllib.TOMLDecodeError, RuntimeError, EOFError, OSError) as exc:
+        raise InputError(f"cannot read model in {directory}: {exc}") from None
+    model = build_model(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(f"weights in {directory} do not match its config: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    tokenizer = None
+    if (directory / TOKENIZER_FILE).is_file():
+        from memasr.data.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer.load(directory / TOKENIZER_FILE)
+    return model, tokenizer

@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+from memasr.cells import CELL_TYPES, build_cell
+
+CASES = [("lstm", 0), ("lstm", 6), ("cifg", 0), ("cifg", 6), ("sru", 0), ("grc", 0), ("grc", 6)]
+
+
+def _cell(kind: str, proj: int, input_size: int = 5, hidden: int = 16):
+    torch.manual_seed(0)
+    return build_cell(kind, input_size, hidden, proj).double()
+
+
+@pytest.mark.parametrize("kind,proj", CASES)
+def test_shapes_and_split(kind, proj):
+    cell = _cell(kind, proj)
+    x = torch.randn(3, 7, 5, dtype=torch.double)
+    y, state = cell(x)
+    assert y.shape == (3, 7, cell.output_size)
+    assert all(s.shape[0] == 3 for s in state)
+    # forward is exactly project_inputs -> step loop -> project_outputs
+    u = cell.project_inputs(x)
+    s = cell.init_state(3, dtype=torch.double)
+    steps = []
+    for t in range(7):
+        h, s = cell.step(u[:, t], s)
+        steps.append(h)
+    assert torch.allclose(cell.project_outputs(torch.stack(steps, 1)), y)
+
+
+@pytest.mark.parametrize("kind,proj", CASES)
+def test_chunked_equals_whole_and_state_carry(kind, proj):
+    cell = _cell(kind, proj)
+    x = torch.randn(2, 20, 5, dtype=torch.double)
+    whole, final = cell(x)
+    state, outs = None, []
+    for piece in x.split([3, 1, 8, 5, 3], dim=1):
+        out, state = cell(piece, state)
+        outs.append(out)
+    assert torch.allclose(torch.cat(outs, 1), whole, atol=1e-5)
+    for a, b in zip(state, final):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,proj", CASES)
+def test_gradients_flow_to_every_parameter(kind, proj):
+    cell = _cell(kind, proj)
+    y, _ = cell(torch.randn(2, 6, 5, dtype=torch.double))
+    y.pow(2).sum().backward()
+    for name, p in cell.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("kind,proj", CASES)
+def test_gradcheck(kind, proj):
+    cell = _cell(kind, proj, input_size=3, hidden=8)
+    x = torch.randn(1, 4, 3, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inp: cell(inp)[0], (x,))
+
+
+def test_recurrent_parameters_are_the_ones_used_in_step():
+    for kind in CELL_TYPES:
+        cell = _cell(kind, 0)
+        names = cell.recurrent_parameter_names()
+        assert names and names <= {n for n, _ in cell.named_parameters()}
+
+
+def test_grc_recurrent_weights_at_most_an_eighth_of_lstm():
+    for width in (64, 512, 2048):
+        lstm = build_cell("lstm", 80, width)
+        grc = build_cell("grc", 80, width, groups=8)
+        lstm_rec = sum(p.numel() for n, p in lstm.named_parameters() if n in lstm.recurrent_parameter_names())
+        grc_rec = sum(p.numel() for n, p in grc.named_parameters() if n in grc.recurrent_parameter_names())
+        assert grc_rec * 8 <= lstm_rec
+    with pytest.raises(ValueError):
+        build_cell("grc", 8, 64, groups=4)  # too few groups would break the 1/8 bound
+
+
+def test_grc_output_projection_is_outside_the_recurrence():
+    cell = _cell("grc", 6)
+    assert "w_p.weight" not in cell.recurrent_parameter_names()
+    # changing W_p must not change the cell state trajectory
+    x = torch.randn(1, 5, 5, dtype=torch.double)
+    _, s1 = cell(x)
+    with torch.no_grad():
+        cell.w_p.weight.mul_(3.0)
+    _, s2 = cell(x)
+    assert all(torch.equal(a, b) for a, b in zip(s1, s2))
+
+
+def test_unknown_cell():
+    with pytest.raises(ValueError, match="unknown cell"):
+        build_cell("gru", 3, 4)
