@@ -66,14 +66,18 @@ def init_beam_state(model: Transducer, tracer: WeightTracer | None = None) -> Be
     return BeamState([BeamHypothesis(pred_proj=proj[0], pred_state=state, on_greedy_path=True)], 0)
 
 
+def _logaddexp(a: float, b: float) -> float:
+    hi, lo = (a, b) if a >= b else (b, a)
+    return hi if lo == -math.inf else hi + math.log1p(math.exp(lo - hi))
+
+
 def _merge(table: dict[tuple[int, ...], BeamHypothesis], hyp: BeamHypothesis) -> None:
     """Add ``hyp`` to ``table``, log-adding its score into an equal token sequence."""
     old = table.get(hyp.tokens)
     if old is None:
         table[hyp.tokens] = hyp
         return
-    score = float(torch.logaddexp(torch.tensor(old.score, dtype=torch.float64),
-                                  torch.tensor(hyp.score, dtype=torch.float64)))
+    score = _logaddexp(old.score, hyp.score)
     # keep the greedy-path member (its frames and symbol count), else the more probable one
     keep, other = (hyp, old) if (hyp.on_greedy_path or (not old.on_greedy_path and hyp.score > old.score)) else (old, hyp)
     if keep.pred_proj is None and other.pred_proj is not None:  # same tokens -> same predictor output
@@ -192,14 +196,16 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
             else:
                 _materialize(model, best, tracer)
                 log_probs = model.joiner.joint(enc_t, best.pred_proj, tracer).log_softmax(-1)
-                top = int(log_probs.argmax())
-                _merge(finished, BeamHypothesis(best.tokens, best.frames, best.score + float(log_probs[blank]),
+                k = min(beam, log_probs.numel() - 1)
+                values, index = log_probs[1:].topk(k)
+                values, index = values.tolist(), (index + 1).tolist()
+                blank_lp = float(log_probs[blank])
+                top = index[0] if values[0] > blank_lp else blank
+                _merge(finished, BeamHypothesis(best.tokens, best.frames, best.score + blank_lp,
                                                 best.pred_proj, best.pred_state,
                                                 on_greedy_path=best.on_greedy_path and top == blank,
                                                 symbols=best.symbols))
-                k = min(beam, log_probs.numel() - 1)
-                values, index = log_probs[1:].topk(k)
-                for v, i in zip(values.tolist(), (index + 1).tolist()):
+                for v, i in zip(values, index):
                     _merge(active, BeamHypothesis(best.tokens + (i,), best.frames + (frame,), best.score + v,
                                                   None, best.pred_state, pending=i,
                                                   on_greedy_path=best.on_greedy_path and top == i,
