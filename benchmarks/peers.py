@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from memasr.data.evalsets import EVAL_SETS, available_eval_sets, load_eval_set  # noqa: E402
-from memasr.evaluate import evaluate_transcriber, score  # noqa: E402
+from memasr.evaluate import evaluate_transcriber, score, streaming_transcriber  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "results" / "peers.md"
@@ -86,20 +86,7 @@ def whisper_system(beam: int) -> Callable[[np.ndarray], str]:
 def memasr_system(directory: str) -> Callable[[np.ndarray], str]:
     from memasr.decode.recognizer import Recognizer
 
-    rec = Recognizer.from_pretrained(None if directory == "bundled" else directory)
-
-    def transcribe(x: np.ndarray) -> str:
-        s = rec.create_stream()
-        for i in range(0, len(x), BLOCK):
-            s.accept_waveform(SR, x[i:i + BLOCK])
-            while rec.is_ready(s):
-                rec.decode_stream(s)
-        s.input_finished()
-        while rec.is_ready(s):
-            rec.decode_stream(s)
-        return rec.get_result(s).text
-
-    return transcribe
+    return streaming_transcriber(Recognizer.from_pretrained(None if directory == "bundled" else directory), BLOCK, SR)
 
 
 def run_systems(fns: dict, sets: dict, repeats: int, audio: dict) -> dict:

@@ -12,6 +12,8 @@ before alignment (jiwer 4 ``process_words``), so case and punctuation never coun
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from collections.abc import Callable, Iterable, Sequence
 
 import jiwer
@@ -93,3 +95,40 @@ def evaluate_transcriber(
     if not rows:
         raise InputError("evaluate_transcriber: no items")
     return score(refs, hyps), (spent / dur if dur else float("nan")), rows
+
+
+def streaming_transcriber(recognizer, block: int = 1600, sample_rate: int = DEFAULT_SR
+                          ) -> Callable[[np.ndarray], str]:
+    """A ``transcribe_fn`` that feeds a :class:`memasr.decode.recognizer.Recognizer` in
+    ``block``-sample pieces (100 ms at 16 kHz), as a live stream would."""
+
+    def transcribe(x: np.ndarray) -> str:
+        stream = recognizer.create_stream()
+        for i in range(0, len(x), block):
+            stream.accept_waveform(sample_rate, x[i:i + block])
+            while recognizer.is_ready(stream):
+                recognizer.decode_stream(stream)
+        stream.input_finished()
+        while recognizer.is_ready(stream):
+            recognizer.decode_stream(stream)
+        return recognizer.get_result(stream).text
+
+    return transcribe
+
+
+@dataclass(frozen=True)
+class ManifestItem:
+    path: str
+    text: str
+    id: str
+
+
+def manifest_items(path: str, limit: int = 0) -> list[ManifestItem]:
+    """Evaluation items from a JSONL manifest (``audio_filepath``, ``text``), text normalized."""
+    from memasr.data.manifest import read_manifest
+
+    entries = read_manifest(path)
+    if limit:
+        entries = entries[:limit]
+    return [ManifestItem(e["audio_filepath"], normalize_text(e["text"]), Path(e["audio_filepath"]).stem)
+            for e in entries]

@@ -1,0 +1,333 @@
+"""Training data: manifest and on-the-fly synthetic sources, bucketing, collation, SpecAugment.
+
+Every example is a pure function of its index (manifest row, or synthetic
+example number), and every batch list is a pure function of ``(seed, epoch)``
+or of the optimizer step, so ``--resume`` reproduces the data stream exactly.
+
+A bad example never stops training: the dataset returns a *skip record*
+(reason + where) instead of an example, the collate function drops it and the
+trainer counts it. Cheap checks (missing file, empty or unencodable text, clip
+too short for its labels by the manifest duration) run once up front in
+:func:`filter_entries`; the rest (unreadable audio, real length) when loading.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from memasr.data.features import FeatureConfig, LogMel
+from memasr.data.tokenizer import Tokenizer, normalize_text
+from memasr.errors import InputError
+from memasr.model.config import ModelConfig
+
+# skip reasons (stable strings: they appear in logs, summaries and tests)
+MISSING = "missing audio file"
+UNREADABLE = "unreadable audio file"
+EMPTY_TEXT = "empty transcript"
+UNENCODABLE = "text the tokenizer cannot encode"
+TOO_SHORT = "clip too short for its labels"
+SYNTH_FAILED = "synthesis failed"
+REASONS = (MISSING, UNREADABLE, EMPTY_TEXT, UNENCODABLE, TOO_SHORT, SYNTH_FAILED)
+
+SYNTH_PREFIX = "synth:"
+
+
+def encoder_frames(config: ModelConfig, feature_frames: int) -> int:
+    """Encoder output frames for ``feature_frames`` 10 ms frames (stacking + time reduction)."""
+    enc = config.encoder
+    if feature_frames < enc.stack_frames:
+        return 0
+    stacked = (feature_frames - enc.stack_frames) // enc.stack_stride + 1
+    return -(-stacked // enc.total_reduction)
+
+
+def feature_config(config: ModelConfig) -> FeatureConfig:
+    return FeatureConfig(n_mels=config.encoder.input_dim, hop_ms=config.encoder.frame_shift_ms)
+
+
+# --------------------------------------------------------------------------- up-front checks
+
+
+def filter_entries(entries: Sequence[dict], tokenizer: Tokenizer, config: ModelConfig,
+                   check_files: bool = True) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Split manifest rows into usable ones (with ``tokens`` added) and ``(reason, where)`` skips."""
+    fcfg = feature_config(config)
+    good: list[dict] = []
+    skips: list[tuple[str, str]] = []
+    for entry in entries:
+        where = entry["audio_filepath"]
+        if check_files and not os.path.isfile(where):
+            skips.append((MISSING, where))
+            continue
+        text = normalize_text(entry["text"])
+        if not text:
+            skips.append((EMPTY_TEXT, where))
+            continue
+        if not tokenizer.can_encode(text):
+            skips.append((UNENCODABLE, where))
+            continue
+        tokens = tokenizer.encode(text)
+        samples = int(float(entry["duration"]) * fcfg.sample_rate)
+        if encoder_frames(config, fcfg.num_frames(samples)) < max(1, len(tokens)):
+            skips.append((TOO_SHORT, where))
+            continue
+        good.append({**entry, "tokens": tokens})
+    return good, skips
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+class _Featurizer:
+    """audio -> log-mel features [T, F] plus the too-short check (runs in loader workers)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.fcfg = feature_config(config)
+        self.logmel = LogMel(self.fcfg)
+
+    def example(self, audio: np.ndarray, tokens: list[int], where: str) -> dict:
+        frames = self.fcfg.num_frames(len(audio))
+        if encoder_frames(self.config, frames) < max(1, len(tokens)):
+            return {"skip": TOO_SHORT, "where": where}
+        feats = self.logmel(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
+        return {"features": feats, "tokens": tokens, "seconds": len(audio) / self.fcfg.sample_rate,
+                "where": where}
+
+
+class ManifestDataset(torch.utils.data.Dataset):
+    """Rows of a filtered manifest (see :func:`filter_entries`); item = example or skip record."""
+
+    def __init__(self, entries: Sequence[dict], config: ModelConfig) -> None:
+        self.entries = list(entries)
+        self.featurizer = _Featurizer(config)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def frames(self, idx: int) -> int:
+        return max(1, int(round(float(self.entries[idx]["duration"]) * 100)))
+
+    def __getitem__(self, idx: int) -> dict:
+        from memasr.data.audio import load_audio
+
+        entry = self.entries[idx]
+        where = entry["audio_filepath"]
+        try:
+            audio, _ = load_audio(where, self.featurizer.fcfg.sample_rate)
+        except InputError as exc:
+            return {"skip": MISSING if "not found" in str(exc) else UNREADABLE, "where": where}
+        except (OSError, RuntimeError, ValueError):
+            return {"skip": UNREADABLE, "where": where}
+        offset = entry.get("offset")
+        if offset:  # segment of a longer recording (lhotse imports)
+            sr = self.featurizer.fcfg.sample_rate
+            audio = audio[int(offset * sr):int((offset + entry["duration"]) * sr)]
+        return self.featurizer.example(audio, entry["tokens"], where)
+
+
+class SynthDataset(torch.utils.data.Dataset):
+    """On-the-fly TTS (:class:`memasr.data.synth.OnTheFlySynthDataset`) + features + tokens."""
+
+    def __init__(self, source, tokenizer: Tokenizer, config: ModelConfig) -> None:
+        self.source = source
+        self.tokenizer = tokenizer
+        self.featurizer = _Featurizer(config)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, idx: int) -> dict:
+        where = f"synth:{idx}"
+        try:
+            item = self.source[idx]
+        except IndexError:
+            raise
+        except Exception:  # an engine hiccup must not stop training
+            return {"skip": SYNTH_FAILED, "where": where}
+        text = normalize_text(item["text"])
+        if not text:
+            return {"skip": EMPTY_TEXT, "where": where}
+        if not self.tokenizer.can_encode(text):
+            return {"skip": UNENCODABLE, "where": where}
+        audio = item["audio"]
+        if audio is None or len(audio) < 2 or not np.isfinite(audio).all():
+            return {"skip": SYNTH_FAILED, "where": where}
+        return self.featurizer.example(audio, self.tokenizer.encode(text), f"{where}:{item.get('voice', '')}")
+
+
+def make_synth_source(seed: int, engines: Sequence[str] | None = None):
+    """The on-the-fly synthetic source (raises InputError when no engine or text is installed)."""
+    try:
+        from memasr.data.synth import ENGINES, OnTheFlySynthDataset
+    except ImportError as exc:  # pragma: no cover - module is part of the package
+        raise InputError(f"on-the-fly synthesis is unavailable: {exc}") from None
+    return OnTheFlySynthDataset(seed=seed, engines=list(engines) if engines else ENGINES, allow_missing=True)
+
+
+# --------------------------------------------------------------------------- batching
+
+
+def bucket_batches(frames: Sequence[int], budget: int, seed: int, epoch: int) -> list[list[int]]:
+    """Duration-bucketed batches of dataset indices for one epoch.
+
+    Indices are sorted by length (with +-10% jitter drawn from ``(seed, epoch)``
+    so batches differ between epochs), cut greedily so that ``batch size x
+    longest`` stays within ``budget`` frames (a longer clip gets a batch of its
+    own), and the batch order is shuffled.
+    """
+    rng = random.Random(seed * 1_000_003 + epoch)
+    keyed = sorted(range(len(frames)), key=lambda i: (frames[i] * (1.0 + rng.uniform(-0.1, 0.1)), i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in keyed:
+        n = frames[i]
+        if current and max(longest, n) * (len(current) + 1) > budget:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, n)
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def shard_batches(batches: list[list[int]], rank: int, world: int) -> list[list[int]]:
+    """This rank's batches; every rank gets the same count (the remainder is dropped,
+    or batches are reused when there are fewer batches than ranks)."""
+    if world <= 1:
+        return batches
+    if len(batches) < world:
+        batches = [batches[i % len(batches)] for i in range(world)]
+    usable = len(batches) // world * world
+    return batches[rank:usable:world]
+
+
+class SynthBatchSampler(torch.utils.data.Sampler):
+    """Endless index batches for the synthetic source: step ``s`` of rank ``r`` takes
+    examples ``(s * world + r) * B .. + B - 1``; starts at ``start_step`` on resume."""
+
+    def __init__(self, batch_size: int, start_step: int, rank: int, world: int, length: int) -> None:
+        self.batch_size, self.start_step, self.rank, self.world, self.length = (
+            batch_size, start_step, rank, world, length)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        step = self.start_step
+        while True:
+            first = (step * self.world + self.rank) * self.batch_size
+            yield [(first + j) % self.length for j in range(self.batch_size)]
+            step += 1
+
+
+@dataclass
+class Batch:
+    features: torch.Tensor  # [B, T, F]
+    feature_lengths: torch.Tensor  # [B]
+    targets: torch.Tensor  # [B, U] (0-padded)
+    target_lengths: torch.Tensor  # [B]
+    seconds: float
+    skips: list[tuple[str, str]]
+
+    @property
+    def size(self) -> int:
+        return int(self.features.shape[0])
+
+    def pin_memory(self) -> "Batch":  # called by DataLoader(pin_memory=True)
+        return Batch(self.features.pin_memory(), self.feature_lengths.pin_memory(), self.targets.pin_memory(),
+                     self.target_lengths.pin_memory(), self.seconds, self.skips)
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(self.features.to(device, non_blocking=True), self.feature_lengths.to(device),
+                     self.targets.to(device), self.target_lengths.to(device), self.seconds, self.skips)
+
+
+def collate(items: Sequence[dict]) -> Batch:
+    good = [it for it in items if "skip" not in it]
+    skips = [(it["skip"], it["where"]) for it in items if "skip" in it]
+    n_mels = good[0]["features"].shape[1] if good else 80
+    B = len(good)
+    T = max((it["features"].shape[0] for it in good), default=0)
+    U = max((len(it["tokens"]) for it in good), default=0)
+    features = torch.zeros(B, T, n_mels)
+    targets = torch.zeros(B, U, dtype=torch.long)
+    flen = torch.zeros(B, dtype=torch.long)
+    tlen = torch.zeros(B, dtype=torch.long)
+    for b, it in enumerate(good):
+        f = it["features"]
+        features[b, :f.shape[0]] = f
+        flen[b] = f.shape[0]
+        targets[b, :len(it["tokens"])] = torch.tensor(it["tokens"], dtype=torch.long)
+        tlen[b] = len(it["tokens"])
+    return Batch(features, flen, targets, tlen, float(sum(it["seconds"] for it in good)), skips)
+
+
+def worker_init(_worker_id: int) -> None:
+    torch.set_num_threads(1)  # loader workers must not fight the training threads
+
+
+# --------------------------------------------------------------------------- SpecAugment
+
+
+@dataclass
+class SpecAugmentConfig:
+    freq_masks: int = 2
+    freq_width: int = 27
+    time_masks: int = 5
+    time_width: int = 40  # frames; also at most time_ratio of the utterance
+    time_ratio: float = 0.05
+
+    @property
+    def enabled(self) -> bool:
+        return self.freq_masks > 0 or self.time_masks > 0
+
+
+def spec_augment(features: torch.Tensor, lengths: torch.Tensor, cfg: SpecAugmentConfig,
+                 generator: torch.Generator, fill: torch.Tensor | None = None) -> torch.Tensor:
+    """Frequency and time masks (Park et al. 2019), vectorised over the batch.
+
+    Masked cells get ``fill`` ([F], e.g. the CMVN mean so they normalise to 0).
+    Random numbers come from ``generator`` only, so a step's masks are reproducible.
+    """
+    B, T, F = features.shape
+    if B == 0 or T == 0 or not cfg.enabled:
+        return features
+    mask = torch.zeros(B, T, F, dtype=torch.bool)
+    if cfg.freq_masks > 0 and cfg.freq_width > 0:
+        width = (torch.rand(B, cfg.freq_masks, generator=generator) * (cfg.freq_width + 1)).long()
+        start = (torch.rand(B, cfg.freq_masks, generator=generator) * (F - width + 1).clamp_min(1)).long()
+        f = torch.arange(F)
+        fmask = ((f >= start[..., None]) & (f < (start + width)[..., None])).any(1)  # [B, F]
+        mask |= fmask[:, None, :]
+    if cfg.time_masks > 0 and cfg.time_width > 0:
+        lens = lengths.cpu().float()
+        cap = torch.minimum(torch.full_like(lens, float(cfg.time_width)), (lens * cfg.time_ratio).floor())
+        width = (torch.rand(B, cfg.time_masks, generator=generator) * (cap[:, None] + 1)).long()
+        start = (torch.rand(B, cfg.time_masks, generator=generator)
+                 * (lens[:, None] - width + 1).clamp_min(1)).long()
+        t = torch.arange(T)
+        tmask = ((t >= start[..., None]) & (t < (start + width)[..., None])).any(1)  # [B, T]
+        mask |= tmask[:, :, None]
+    mask = mask.to(features.device)
+    fill_value = (fill if fill is not None else torch.zeros(F)).to(features.device, features.dtype)
+    return torch.where(mask, fill_value.expand_as(features), features)
+
+
+def summarize_skips(counts: Counter) -> str:
+    total = sum(counts.values())
+    if not total:
+        return "no examples skipped"
+    parts = ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return f"skipped {total} example{'s' if total != 1 else ''} ({parts})"
+
+
+def estimate_synth_batch(batch_frames: int, mean_seconds: float = 3.0) -> int:
+    return max(1, int(math.floor(batch_frames / (mean_seconds * 100))))

@@ -1,0 +1,881 @@
+"""The RNN-T trainer behind ``memasr train``.
+
+One code path for a laptop CPU, one GPU and ``torchrun`` with DDP (gloo on CPU,
+nccl on GPU): the process group is set up from torchrun's environment
+variables when ``WORLD_SIZE > 1``.
+
+Exact resume: batches are a pure function of ``(seed, epoch)`` (manifest) or of
+the step (on-the-fly synthesis); SpecAugment and dropout are re-seeded from
+``(seed, step, rank)`` at every step; the checkpoint holds model, CTC head,
+optimizer, scheduler, grad scaler, RNG states and the data position. So a run
+killed after step ``k`` and resumed produces the same losses from ``k + 1`` on
+as an uninterrupted run (on the same device and thread count).
+
+Output directory layout::
+
+    OUT/tokenizer.model          SentencePiece model (trained here unless present)
+    OUT/checkpoints/ckpt-*.pt    full trainer state, last N kept (atomic writes)
+    OUT/best/                    best model by dev loss / WER (``load_pretrained``)
+    OUT/final/                   model at the end of training (``load_pretrained``)
+    OUT/train.csv, OUT/dev.csv   logs (+ OUT/tensorboard/ when tensorboard is installed)
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import math
+import os
+import random
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from memasr.data.tokenizer import MODEL_FILENAME, Tokenizer, normalize_text
+from memasr.errors import InputError
+from memasr.model.config import ModelConfig, config_from_dict, dump_config, load_config, load_preset
+from memasr.model.transducer import Transducer, build_model, count_parameters
+from memasr.train import data as D
+from memasr.train.loss import rnnt_loss
+
+CKPT_DIR = "checkpoints"
+CKPT_RE = re.compile(r"^ckpt-(\d{8})\.pt$")
+TRAIN_CSV_FIELDS = ["step", "epoch", "loss", "rnnt", "ctc", "lr", "grad_norm", "utts", "tokens",
+                    "audio_seconds", "audio_hours_total", "elapsed_s", "steps_per_s", "audio_s_per_s"]
+DEV_CSV_FIELDS = ["step", "dev_loss", "dev_wer", "dev_utts", "dev_words", "audio_hours_total", "elapsed_s"]
+
+
+@dataclass
+class TrainOptions:
+    out: str
+    train: str  # manifest path or "synth:"
+    preset: str | None = None
+    config: str | None = None
+    dev: str | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    max_hours: float | None = None  # hours of training audio (all ranks together)
+    max_wall_minutes: float | None = None
+    batch_frames: int = 10000  # padded 10 ms frames per batch per process
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05
+    warmup: int = 500
+    weight_decay: float = 1e-2
+    clip: float = 5.0
+    ctc_weight: float = 0.3
+    spec_augment: bool = True
+    freq_masks: int = 2
+    freq_width: int = 27
+    time_masks: int = 5
+    time_width: int = 40
+    seed: int = 0
+    synth_seed: int | None = None  # default: seed
+    synth_engines: list[str] | None = None
+    synth_batch: int | None = None  # utterances per batch for synth: (default from batch_frames)
+    cmvn_utts: int = 200
+    num_workers: int | None = None  # default: 1 (CPU) / 4 (GPU)
+    eval_every: int = 500
+    save_every: int = 500
+    keep: int = 3
+    best_metric: str = "loss"  # "loss" or "wer"
+    dev_max_utts: int = 0  # 0 = whole dev set
+    log_every: int = 10
+    resume: str | None = None  # None, "auto" (latest in OUT/checkpoints) or a checkpoint file
+    device: str = "auto"
+    threads: int | None = None  # CPU threads per process (default: cores / local processes)
+    amp: bool = True
+    progress: bool = True
+    max_warnings: int = 5  # per skip reason
+    stop_after_step: int | None = None  # testing hook: simulate a kill after this step's checkpoint
+
+    @property
+    def is_synth(self) -> bool:
+        return self.train.startswith(D.SYNTH_PREFIX)
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    steps: int
+    epochs: float
+    audio_hours: float
+    seconds: float
+    steps_per_s: float
+    audio_s_per_s: float
+    losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) every step
+    dev: list[dict] = field(default_factory=list)
+    skips: dict[str, int] = field(default_factory=dict)
+    best: dict | None = None
+    params: int = 0
+    world_size: int = 1
+    stopped_early: bool = False
+
+
+class _TrainModule(nn.Module):
+    """The transducer plus training-only parts (the CTC head): what DDP wraps.
+
+    The CTC head is never exported, so it costs nothing at inference."""
+
+    def __init__(self, model: Transducer, ctc_weight: float) -> None:
+        super().__init__()
+        self.model = model
+        self.ctc_weight = ctc_weight
+        self.ctc_head = nn.Linear(model.encoder.output_dim, model.config.num_classes) if ctc_weight > 0 else None
+
+    def forward(self, features, feature_lengths, targets, target_lengths):
+        logits, enc_lengths, enc = self.model(features, feature_lengths, targets, target_lengths)
+        enc_lengths = enc_lengths.clamp(max=logits.shape[1])
+        rnnt = rnnt_loss(logits.float(), targets, enc_lengths, target_lengths, reduction="sum")
+        if self.ctc_head is None:
+            return rnnt, rnnt.new_zeros(())
+        log_probs = self.ctc_head(enc).float().log_softmax(-1).transpose(0, 1)  # [T', B, C]
+        ctc = F.ctc_loss(log_probs, targets, enc_lengths, target_lengths, blank=0, reduction="sum",
+                         zero_infinity=True)
+        return rnnt, ctc
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def _cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def _step_seed(seed: int, step: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0] % (2**63 - 1))
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        try:
+            torch.cuda.set_rng_state_all(state["cuda"])
+        except RuntimeError:
+            pass  # different GPU count: the per-step reseed makes this irrelevant
+
+
+def list_checkpoints(out: str | Path) -> list[Path]:
+    folder = Path(out) / CKPT_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if CKPT_RE.match(p.name))
+
+
+def lr_factor(step: int, warmup: int, total: int | None, min_ratio: float) -> float:
+    """Linear warmup to 1, then cosine decay to ``min_ratio`` at ``total`` (inverse-sqrt if unknown)."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if total is None:
+        return max(min_ratio, math.sqrt(max(warmup, 1) / (step + 1)))
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class _CsvLog:
+    """Append-only CSV; on resume rows past the checkpoint's step are dropped first."""
+
+    def __init__(self, path: Path, fields: list[str], keep_until_step: int | None) -> None:
+        self.path, self.fields = path, fields
+        rows: list[dict] = []
+        if keep_until_step is not None and path.is_file():
+            with path.open(newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if int(r.get("step") or 0) <= keep_until_step]
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a", newline="") as fh:
+            csv.DictWriter(fh, self.fields).writerow({k: row.get(k, "") for k in self.fields})
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+# --------------------------------------------------------------------------- trainer
+
+
+class Trainer:
+    def __init__(self, opts: TrainOptions) -> None:
+        self.opts = opts
+        self.world = _env_int("WORLD_SIZE", 1)
+        self.rank = _env_int("RANK", 0)
+        self.local_rank = _env_int("LOCAL_RANK", 0)
+        self.is_main = self.rank == 0
+        self.out = Path(opts.out)
+        self.skips: Counter = Counter()
+        self.warned: Counter = Counter()
+        self._owns_pg = False
+        self.dev_skipped: set[str] = set()
+        self._seen_skips: set[tuple[str, str, str]] = set()
+
+    # ---- messages ---------------------------------------------------------------------
+    def log(self, msg: str) -> None:
+        if self.is_main:
+            from tqdm import tqdm
+
+            tqdm.write(msg, file=sys.stderr)
+
+    def count_skips(self, skips: list[tuple[str, str]], where_from: str = "train") -> None:
+        for reason, where in skips:
+            if (where_from, reason, where) in self._seen_skips:
+                continue  # the same bad file drawn again in a later epoch: counted once
+            self._seen_skips.add((where_from, reason, where))
+            self.skips[reason] += 1
+            self.warned[reason] += 1
+            if self.warned[reason] <= self.opts.max_warnings:
+                suffix = " (further ones counted silently)" if self.warned[reason] == self.opts.max_warnings else ""
+                self.log(f"warning: skipped {where_from} example {where}: {reason}{suffix}")
+
+    # ---- setup ------------------------------------------------------------------------
+    def _validate(self) -> None:
+        o = self.opts
+        if (o.preset is None) == (o.config is None):
+            raise InputError("give exactly one of --preset NAME or --config FILE")
+        for name in ("steps", "batch_frames", "warmup", "eval_every", "save_every", "keep", "log_every",
+                     "cmvn_utts"):
+            value = getattr(o, name)
+            if value is not None and value < (0 if name in ("warmup",) else 1):
+                raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        for name in ("epochs", "max_hours", "max_wall_minutes", "lr"):
+            value = getattr(o, name)
+            if value is not None and not value > 0:
+                raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        if o.ctc_weight < 0:
+            raise InputError(f"--ctc-weight must be >= 0, got {o.ctc_weight}")
+        if o.best_metric not in ("loss", "wer"):
+            raise InputError("--best-metric must be 'loss' or 'wer'")
+        if o.is_synth and o.train != D.SYNTH_PREFIX:
+            raise InputError(f"unknown training source {o.train!r}; use a manifest path or 'synth:'")
+        if o.is_synth and o.epochs is not None:
+            raise InputError("--epochs has no meaning for --train synth: (use --steps or --max-hours)")
+        if o.is_synth and o.steps is None and o.max_hours is None and o.max_wall_minutes is None:
+            raise InputError("--train synth: is endless; give --steps, --max-hours or --max-wall-minutes")
+        if o.dev is not None and not Path(o.dev).is_file():
+            raise InputError(f"dev manifest not found: {o.dev}")
+
+    def _setup_device(self) -> None:
+        o = self.opts
+        if o.device == "auto":
+            use_cuda = torch.cuda.is_available()
+        elif o.device in ("cpu", "cuda"):
+            use_cuda = o.device == "cuda"
+            if use_cuda and not torch.cuda.is_available():
+                raise InputError("--device cuda but no CUDA device is available")
+        else:
+            raise InputError(f"--device must be auto, cpu or cuda, got {o.device!r}")
+        if use_cuda:
+            torch.cuda.set_device(self.local_rank % torch.cuda.device_count())
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        else:
+            self.device = torch.device("cpu")
+            local_world = _env_int("LOCAL_WORLD_SIZE", self.world)
+            torch.set_num_threads(o.threads or max(1, _cpu_cores() // max(1, local_world)))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if use_cuda else "gloo")
+            self._owns_pg = True
+        self.amp_dtype = None
+        if use_cuda and o.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def _all_reduce(self, values: list[float], op=None) -> list[float]:
+        if self.world <= 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
+        return t.tolist()
+
+    def _resolve_config(self) -> ModelConfig:
+        o = self.opts
+        return load_preset(o.preset) if o.preset is not None else load_config(o.config)
+
+    def _find_resume(self) -> Path | None:
+        o = self.opts
+        if o.resume is None:
+            return None
+        if o.resume == "auto":
+            ckpts = list_checkpoints(self.out)
+            if not ckpts:
+                self.log(f"--resume: no checkpoint in {self.out / CKPT_DIR}; starting fresh")
+                return None
+            return ckpts[-1]
+        path = Path(o.resume)
+        if not path.is_file():
+            raise InputError(f"checkpoint not found: {path}")
+        return path
+
+    def _setup_tokenizer(self, texts_fn) -> Tokenizer:
+        path = self.out / MODEL_FILENAME
+        if not path.is_file():
+            if self.is_main:
+                self.log(f"training a {self.config.vocab_size}-piece tokenizer -> {path}")
+                texts = [t for t in (normalize_text(x) for x in texts_fn()) if t]
+                if not texts:
+                    raise InputError("no usable transcript to train the tokenizer on")
+                Tokenizer.train(texts, self.out, vocab_size=self.config.vocab_size)
+            self._barrier()
+        return Tokenizer.load(path)
+
+    def setup(self) -> None:
+        o = self.opts
+        self._validate()
+        self._setup_device()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.config = self._resolve_config()
+        self.resume_path = self._find_resume()
+        self.resume_state = None
+        if self.resume_path is not None:
+            try:
+                self.resume_state = torch.load(self.resume_path, map_location="cpu", weights_only=False)
+            except Exception as exc:
+                raise InputError(f"cannot read checkpoint {self.resume_path}: {exc}") from None
+            import tomllib
+
+            self.config = config_from_dict(tomllib.loads(self.resume_state["config"]), str(self.resume_path))
+
+        # training source, tokenizer
+        synth_seed = o.synth_seed if o.synth_seed is not None else o.seed
+        if o.is_synth:
+            self.synth_source = D.make_synth_source(synth_seed, o.synth_engines)
+            self._setup_tokenizer_and_vocab(lambda: self.synth_source.sentences)
+            self.train_set = D.SynthDataset(self.synth_source, self.tokenizer, self.config)
+            self.synth_batch = o.synth_batch or D.estimate_synth_batch(o.batch_frames)
+        else:
+            from memasr.data.manifest import read_manifest
+
+            entries = read_manifest(o.train)
+            if not entries:
+                raise InputError(f"training manifest {o.train} is empty")
+            self._setup_tokenizer_and_vocab(lambda: [e["text"] for e in entries])
+            good, skips = D.filter_entries(entries, self.tokenizer, self.config)
+            if self.is_main:  # every rank filters the same rows: count them once
+                self.count_skips(skips)
+            if not good:
+                raise InputError(f"training manifest {o.train} has no usable entry: {D.summarize_skips(self.skips)}")
+            self.train_set = D.ManifestDataset(good, self.config)
+            self.train_frames = [self.train_set.frames(i) for i in range(len(good))]
+            self.train_seconds = sum(float(e["duration"]) for e in good)
+
+        self.dev_set = None
+        if o.dev is not None:
+            from memasr.data.manifest import read_manifest
+
+            dev_entries = read_manifest(o.dev)
+            if o.dev_max_utts:
+                dev_entries = dev_entries[:o.dev_max_utts]
+            good, skips = D.filter_entries(dev_entries, self.tokenizer, self.config)
+            if self.is_main:
+                self.count_skips(skips, "dev")
+            if good:
+                self.dev_set = D.ManifestDataset(good, self.config)
+                self.dev_texts = [normalize_text(e["text"]) for e in good]
+            else:
+                self.log(f"warning: dev manifest {o.dev} has no usable entry; no dev evaluation")
+
+        # model
+        torch.manual_seed(o.seed)
+        self.model = build_model(self.config)
+        self.module = _TrainModule(self.model, o.ctc_weight)
+        if self.resume_state is not None:
+            self.module.model.load_state_dict(self.resume_state["model"])
+            if self.module.ctc_head is not None and self.resume_state.get("ctc_head") is not None:
+                self.module.ctc_head.load_state_dict(self.resume_state["ctc_head"])
+        elif self.is_main:
+            self._fit_cmvn()
+        self.module.to(self.device)
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp = DDP(self.module, device_ids=ids)  # broadcasts rank 0's weights and CMVN
+        else:
+            self.ddp = self.module
+
+        decay, no_decay = [], []
+        for name, p in self.module.named_parameters():
+            (decay if p.dim() >= 2 and "embedding" not in name else no_decay).append(p)
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}],
+                                           lr=o.lr, betas=(0.9, 0.98), eps=1e-8)
+        self.total_steps = self._plan_total_steps()
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, o.warmup, self.total_steps, o.min_lr_ratio))
+
+        # position
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.audio_seconds = 0.0
+        self.best: dict | None = None
+        self.spec_cfg = D.SpecAugmentConfig(o.freq_masks, o.freq_width, o.time_masks, o.time_width) \
+            if o.spec_augment else D.SpecAugmentConfig(0, 0, 0, 0)
+        if self.resume_state is not None:
+            st = self.resume_state
+            self.optimizer.load_state_dict(st["optimizer"])
+            self.scheduler.load_state_dict(st["scheduler"])
+            if st.get("scaler"):
+                self.scaler.load_state_dict(st["scaler"])
+            _set_rng_state(st["rng"])
+            self.step, self.epoch, self.batch_in_epoch = st["step"], st["epoch"], st["batch_in_epoch"]
+            self.audio_seconds = st["audio_seconds"]
+            self.best = st.get("best")
+            if self.is_main:  # the checkpoint holds the counts of all ranks
+                self.skips.update(st.get("skips", {}))
+            if st.get("world_size", 1) != self.world:
+                self.log(f"warning: checkpoint was written with {st.get('world_size')} processes, "
+                         f"now {self.world}; the data order changes")
+            self.log(f"resumed from {self.resume_path} at step {self.step}")
+        self.resume_state = None
+
+    def _setup_tokenizer_and_vocab(self, texts_fn) -> None:
+        self.tokenizer = self._setup_tokenizer(texts_fn)
+        if self.tokenizer.vocab_size > self.config.vocab_size:
+            raise InputError(f"tokenizer {self.out / MODEL_FILENAME} has {self.tokenizer.vocab_size} pieces but the "
+                             f"model's vocab_size is {self.config.vocab_size}")
+        if self.tokenizer.vocab_size < self.config.vocab_size:
+            self.log(f"note: the tokenizer has {self.tokenizer.vocab_size} pieces (small text); "
+                     f"vocab_size {self.config.vocab_size} -> {self.tokenizer.vocab_size}")
+            self.config = dataclasses.replace(self.config, vocab_size=self.tokenizer.vocab_size)
+
+    def _fit_cmvn(self) -> None:
+        """Global CMVN from up to ``cmvn_utts`` training examples (a fixed, seeded sample)."""
+        o = self.opts
+        n = o.cmvn_utts
+        if o.is_synth:
+            last = len(self.train_set) - 1
+            indices = [last - i for i in range(n)]  # far from the indices training will draw
+        else:
+            indices = random.Random(o.seed).sample(range(len(self.train_set)), min(n, len(self.train_set)))
+        feats = []
+        for i in indices:
+            item = self.train_set[i]
+            if "skip" not in item:
+                feats.append(item["features"])
+        if not feats:
+            raise InputError("no readable training example to fit the feature normalization on")
+        self.model.normalizer.fit(feats)
+
+    def _plan_total_steps(self) -> int | None:
+        """Total optimizer steps for the LR schedule and progress bar (None if unbounded)."""
+        o = self.opts
+        bounds = []
+        if o.steps is not None:
+            bounds.append(o.steps)
+        if o.is_synth:
+            if o.max_hours is not None:
+                per_step = self.synth_batch * self.world * 3.0  # estimated seconds per step
+                bounds.append(math.ceil(o.max_hours * 3600 / per_step))
+        else:
+            per_epoch = self._epoch_batches(0)
+            self.batches_per_epoch = per_epoch
+            if o.epochs is not None:
+                whole = int(o.epochs)
+                steps = sum(self._epoch_batches(e) for e in range(whole))
+                if o.epochs > whole:
+                    steps += math.ceil((o.epochs - whole) * self._epoch_batches(whole))
+                bounds.append(steps)
+            if o.max_hours is not None:
+                bounds.append(math.ceil(o.max_hours * 3600 / self.train_seconds * per_epoch))
+            if not bounds and o.max_wall_minutes is None:
+                bounds.append(per_epoch)  # default: one epoch
+        return min(bounds) if bounds else None
+
+    def _epoch_batches(self, epoch: int) -> int:
+        batches = D.bucket_batches(self.train_frames, self.opts.batch_frames, self.opts.seed, epoch)
+        return len(D.shard_batches(batches, self.rank, self.world))
+
+    # ---- data iteration ---------------------------------------------------------------
+    def _loader(self, dataset, batch_sampler) -> torch.utils.data.DataLoader:
+        o = self.opts
+        workers = o.num_workers if o.num_workers is not None else (4 if self.device.type == "cuda" else 1)
+        kwargs: dict[str, Any] = {}
+        if workers > 0:
+            kwargs = {"worker_init_fn": D.worker_init, "prefetch_factor": 4, "persistent_workers": False}
+        return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers,
+                                           collate_fn=D.collate, pin_memory=self.device.type == "cuda", **kwargs)
+
+    def _batches(self):
+        """Yield ``(epoch, batch_in_epoch_after, batch)`` from the current position on, forever."""
+        o = self.opts
+        if o.is_synth:
+            sampler = D.SynthBatchSampler(self.synth_batch, self.step, self.rank, self.world, len(self.train_set))
+            for batch in self._loader(self.train_set, sampler):
+                yield 0, 0, 0, batch
+            return
+        epoch, start = self.epoch, self.batch_in_epoch
+        while True:
+            batches = D.shard_batches(D.bucket_batches(self.train_frames, o.batch_frames, o.seed, epoch),
+                                      self.rank, self.world)
+            if start >= len(batches):
+                epoch, start = epoch + 1, 0
+                continue
+            for k, batch in enumerate(self._loader(self.train_set, batches[start:]), start=start + 1):
+                yield epoch, k, len(batches), batch
+            epoch, start = epoch + 1, 0
+
+    # ---- one step ---------------------------------------------------------------------
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return torch.autocast("cpu", enabled=False)
+        return torch.autocast("cuda", dtype=self.amp_dtype)
+
+    def _train_step(self, batch: D.Batch) -> tuple[float, float, float, int, float]:
+        """Returns (loss sum, rnnt sum, ctc sum, tokens, grad norm) for this rank's batch."""
+        o = self.opts
+        seed = _step_seed(o.seed, self.step, self.rank)
+        torch.manual_seed(seed)  # dropout: reproducible per (seed, step, rank)
+        gen = torch.Generator().manual_seed(seed)
+        self.ddp.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        tokens = int(batch.target_lengths.sum())
+        if batch.size == 0 and self.world == 1:
+            self.scheduler.step()
+            return 0.0, 0.0, 0.0, 0, 0.0
+        if batch.size == 0:
+            # every example of this batch was bad: keep DDP's collectives in step with a zero loss
+            loss = sum(p.sum() * 0.0 for p in self.module.parameters())
+            loss.backward()
+            rnnt_v = ctc_v = 0.0
+        else:
+            batch = batch.to(self.device)
+            feats = D.spec_augment(batch.features, batch.feature_lengths, self.spec_cfg, gen,
+                                   self.model.normalizer.mean.detach())
+            with self._autocast():
+                rnnt, ctc = self.ddp(feats, batch.feature_lengths, batch.targets, batch.target_lengths)
+            loss = (rnnt + o.ctc_weight * ctc) / max(1, tokens)
+            self.scaler.scale(loss).backward()
+            rnnt_v, ctc_v = float(rnnt.detach()), float(ctc.detach())
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.module.parameters(), o.clip))
+        if math.isfinite(grad_norm):
+            self.scaler.step(self.optimizer)
+        else:
+            self.skips["non-finite gradient (step skipped)"] += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler.is_enabled():
+                self.scaler.step(self.optimizer)  # lets the scaler lower its scale
+        self.scaler.update()
+        self.scheduler.step()
+        return rnnt_v + o.ctc_weight * ctc_v, rnnt_v, ctc_v, tokens, grad_norm
+
+    # ---- evaluation -------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict | None:
+        if self.dev_set is None:
+            return None
+        import jiwer
+
+        from memasr.decode.greedy import greedy_search, init_greedy_state
+
+        o = self.opts
+        model = self.model
+        model.eval()
+        # greedy search is a Python loop over frames: run it on a CPU copy when training on GPU
+        decoder = model if self.device.type == "cpu" else copy.deepcopy(model).cpu().eval()
+        batches = D.bucket_batches([self.dev_set.frames(i) for i in range(len(self.dev_set))],
+                                   o.batch_frames, 0, 0)
+        batches = batches[self.rank::self.world] if self.world > 1 else batches
+        loss_sum = tokens = errors = words = utts = 0.0
+        for idx in batches:
+            items = [self.dev_set[i] for i in idx]
+            texts = [self.dev_texts[i] for i, it in zip(idx, items) if "skip" not in it]
+            batch = D.collate(items)
+            new = [s for s in batch.skips if s[1] not in self.dev_skipped]
+            self.dev_skipped.update(w for _, w in new)
+            self.count_skips(new, "dev")
+            if batch.size == 0:
+                continue
+            batch = batch.to(self.device)
+            with self._autocast():
+                logits, enc_lengths, enc = model(batch.features, batch.feature_lengths, batch.targets,
+                                                 batch.target_lengths)
+            enc_lengths = enc_lengths.clamp(max=logits.shape[1])
+            loss_sum += float(rnnt_loss(logits.float(), batch.targets, enc_lengths, batch.target_lengths,
+                                        reduction="sum"))
+            tokens += float(batch.target_lengths.sum())
+            # batched greedy over the whole padded batch; tokens emitted on padding frames are
+            # dropped (they come after every valid frame, so they cannot change earlier output)
+            enc_proj = decoder.joiner.project_encoder(enc.float().cpu())
+            state = greedy_search(decoder, enc_proj, init_greedy_state(decoder, batch.size))
+            for b, hyp in enumerate(state.hyps):
+                keep = [tok for tok, fr in zip(hyp.tokens, hyp.frames) if fr < int(enc_lengths[b])]
+                hyp_text = normalize_text(self.tokenizer.decode([t for t in keep if t <= self.tokenizer.vocab_size]))
+                out = jiwer.process_words(texts[b], hyp_text)
+                errors += out.substitutions + out.deletions + out.insertions
+                words += out.substitutions + out.deletions + out.hits
+                utts += 1
+        model.train()
+        loss_sum, tokens, errors, words, utts = self._all_reduce([loss_sum, tokens, errors, words, utts])
+        if utts == 0:
+            return None
+        return {"step": self.step, "dev_loss": loss_sum / max(tokens, 1.0), "dev_wer": errors / max(words, 1.0),
+                "dev_utts": int(utts), "dev_words": int(words)}
+
+    # ---- checkpoints --------------------------------------------------------------------
+    def _meta(self, extra: dict | None = None) -> dict:
+        o = self.opts
+        meta = {"step": self.step, "epoch": self.epoch, "audio_hours": self.audio_seconds / 3600,
+                "train": o.train, "preset": o.preset, "config_file": o.config, "ctc_weight": o.ctc_weight,
+                "world_size": self.world, "params": count_parameters(self.model)}
+        meta.update(extra or {})
+        return meta
+
+    def save_checkpoint(self) -> Path | None:
+        skips = self._reduce_skips()  # collective: every rank calls save_checkpoint
+        if not self.is_main:
+            return None
+        folder = self.out / CKPT_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"ckpt-{self.step:08d}.pt"
+        state = {
+            "version": 1, "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "audio_seconds": self.audio_seconds, "world_size": self.world,
+            "model": self.model.state_dict(),
+            "ctc_head": self.module.ctc_head.state_dict() if self.module.ctc_head is not None else None,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "rng": _rng_state(), "best": self.best, "skips": skips,
+            "config": dump_config(self.config), "options": dataclasses.asdict(self.opts),
+        }
+        _atomic_torch_save(state, path)
+        for old in list_checkpoints(self.out)[:-self.opts.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def save_model(self, name: str, extra: dict | None = None) -> Path | None:
+        if not self.is_main:
+            return None
+        from memasr.model.checkpoint import save_pretrained
+
+        return save_pretrained(self.model, self.out / name, self.out / MODEL_FILENAME, self._meta(extra))
+
+    def _maybe_best(self, dev: dict | None, train_loss: float | None) -> None:
+        if dev is not None:
+            metric = "dev_wer" if self.opts.best_metric == "wer" else "dev_loss"
+            value = dev[metric]
+        elif train_loss is not None:
+            metric, value = "train_loss", train_loss
+        else:
+            return
+        if self.best is None or self.best.get("metric") != metric or value < self.best["value"]:
+            self.best = {"metric": metric, "value": value, "step": self.step}
+            self.save_model("best", {"best": self.best, **(dev or {})})
+
+    # ---- main loop ----------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        from tqdm import tqdm
+
+        o = self.opts
+        writer = None
+        resumed_at = self.step if self.resume_path is not None else None
+        if self.is_main:
+            train_log = _CsvLog(self.out / "train.csv", TRAIN_CSV_FIELDS, resumed_at)
+            dev_log = _CsvLog(self.out / "dev.csv", DEV_CSV_FIELDS, resumed_at)
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                writer = SummaryWriter(str(self.out / "tensorboard"), purge_step=resumed_at)
+            except Exception:  # tensorboard not installed
+                writer = None
+            n_params = count_parameters(self.model)
+            src = o.train if not o.is_synth else f"synth: (batch {self.synth_batch} utts)"
+            self.log(f"training {self.config.name} ({n_params / 1e6:.2f}M params) on {self.device}"
+                     f"{f' x {self.world} processes' if self.world > 1 else ''}, {torch.get_num_threads()} "
+                     f"threads, source {src}, {self.total_steps or 'unbounded'} steps")
+        bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, file=sys.stderr,
+                   disable=not (self.is_main and o.progress))
+        losses: list[tuple[int, float]] = []
+        dev_results: list[dict] = []
+        start_time = time.perf_counter()
+        start_step, start_audio = self.step, self.audio_seconds
+        window = {"loss": 0.0, "rnnt": 0.0, "ctc": 0.0, "tokens": 0.0, "utts": 0.0, "audio": 0.0, "t": start_time,
+                  "steps": 0}
+        ema = None
+        stopped_early = False
+        last_dev = None
+        last_saved = self.step
+
+        def done() -> bool:
+            return self.total_steps is not None and self.step >= self.total_steps
+
+        batches = self._batches() if not done() else iter(())
+        for epoch, batch_in_epoch, n_batches, batch in batches:
+            self.count_skips(batch.skips)
+            loss_sum, rnnt_sum, ctc_sum, tokens, grad_norm = self._train_step(batch)
+            self.step += 1
+            if not o.is_synth:
+                self.epoch, self.batch_in_epoch = epoch, batch_in_epoch
+                self.batches_per_epoch = n_batches
+                if self.batch_in_epoch >= n_batches:
+                    self.epoch, self.batch_in_epoch = epoch + 1, 0
+            elapsed_wall = (time.perf_counter() - start_time) / 60
+            wall_stop = 1.0 if (o.max_wall_minutes is not None and elapsed_wall >= o.max_wall_minutes) else 0.0
+            loss_sum, rnnt_sum, ctc_sum, tokens, utts, seconds, wall_stop = self._all_reduce(
+                [loss_sum, rnnt_sum, ctc_sum, float(tokens), float(batch.size), batch.seconds, wall_stop])
+            self.audio_seconds += seconds
+            if tokens > 0:  # a batch whose examples were all skipped has no loss
+                loss = loss_sum / tokens
+                losses.append((self.step, loss))
+                ema = loss if ema is None else 0.9 * ema + 0.1 * loss
+            for k, v in (("loss", loss_sum), ("rnnt", rnnt_sum), ("ctc", ctc_sum), ("tokens", tokens),
+                         ("utts", utts), ("audio", seconds)):
+                window[k] += v
+            window["steps"] += 1
+            now = time.perf_counter()
+            total_elapsed = now - start_time
+            aud_rate = (self.audio_seconds - start_audio) / max(total_elapsed, 1e-9)
+            bar.update(1)
+            bar.set_postfix_str(f"loss {ema or 0.0:.3f} | {aud_rate:.1f} audio-s/s | "
+                                f"{self.audio_seconds / 3600:.2f} h", refresh=False)
+            if o.max_hours is not None and self.audio_seconds >= o.max_hours * 3600:
+                stop = True
+            else:
+                stop = done() or wall_stop > 0
+            if self.is_main and (self.step % o.log_every == 0 or stop):
+                dt = max(now - window["t"], 1e-9)
+                tok = max(window["tokens"], 1.0)
+                row = {"step": self.step, "epoch": _fmt(self.epoch + (self.batch_in_epoch / self.batches_per_epoch
+                                                                      if not o.is_synth else 0.0)),
+                       "loss": _fmt(window["loss"] / tok), "rnnt": _fmt(window["rnnt"] / tok),
+                       "ctc": _fmt(window["ctc"] / tok), "lr": _fmt(self.scheduler.get_last_lr()[0]),
+                       "grad_norm": _fmt(grad_norm), "utts": int(window["utts"]), "tokens": int(window["tokens"]),
+                       "audio_seconds": _fmt(window["audio"]), "audio_hours_total": _fmt(self.audio_seconds / 3600),
+                       "elapsed_s": _fmt(total_elapsed), "steps_per_s": _fmt(window["steps"] / dt),
+                       "audio_s_per_s": _fmt(window["audio"] / dt)}
+                train_log.write(row)
+                if writer is not None:
+                    for key in ("loss", "rnnt", "ctc", "lr", "grad_norm", "audio_s_per_s"):
+                        writer.add_scalar(f"train/{key}", float(row[key]), self.step)
+                window = {k: 0.0 for k in window}
+                window["t"] = now
+            if self.step % o.eval_every == 0 or stop:
+                last_dev = self.evaluate()
+                if last_dev is not None:
+                    dev_results.append(last_dev)
+                    if self.is_main:
+                        dev_log.write({**{k: _fmt(v) if isinstance(v, float) else v for k, v in last_dev.items()},
+                                       "audio_hours_total": _fmt(self.audio_seconds / 3600),
+                                       "elapsed_s": _fmt(total_elapsed)})
+                        if writer is not None:
+                            writer.add_scalar("dev/loss", last_dev["dev_loss"], self.step)
+                            writer.add_scalar("dev/wer", last_dev["dev_wer"], self.step)
+                        self.log(f"step {self.step}: dev loss {last_dev['dev_loss']:.4f}, "
+                                 f"greedy WER {100 * last_dev['dev_wer']:.2f}% ({last_dev['dev_utts']} utts)")
+                self._maybe_best(last_dev, ema)
+            if self.step % o.save_every == 0 or stop:
+                self.save_checkpoint()
+                last_saved = self.step
+            if o.stop_after_step is not None and self.step >= o.stop_after_step and not stop:
+                stopped_early = True
+                break
+            if stop:
+                break
+        bar.close()
+        del batches  # shuts loader workers down
+        if not stopped_early:
+            if last_saved != self.step:
+                self.save_checkpoint()
+            self.save_model("final", last_dev or {})
+            if self.best is None:
+                self._maybe_best(last_dev, ema)
+        self._check_replicas()
+        skip_counts = self._reduce_skips()
+        elapsed = time.perf_counter() - start_time
+        steps_done = self.step - start_step
+        result = TrainResult(
+            out=self.out, steps=self.step,
+            epochs=(self.epoch + self.batch_in_epoch / self.batches_per_epoch) if not o.is_synth else 0.0,
+            audio_hours=self.audio_seconds / 3600, seconds=elapsed,
+            steps_per_s=steps_done / max(elapsed, 1e-9),
+            audio_s_per_s=(self.audio_seconds - start_audio) / max(elapsed, 1e-9),
+            losses=losses, dev=dev_results, skips=skip_counts, best=self.best,
+            params=count_parameters(self.model), world_size=self.world, stopped_early=stopped_early)
+        if self.is_main:
+            self.log(D.summarize_skips(Counter(skip_counts)))
+            if writer is not None:
+                writer.close()
+        return result
+
+    def _reduce_skips(self) -> dict[str, int]:
+        """Skip counts summed over all ranks (collective)."""
+        if self.world <= 1:
+            return dict(self.skips)
+        keys = sorted(set(D.REASONS) | set(self.skips) | {"non-finite gradient (step skipped)"})
+        local = [float(self.skips.get(k, 0)) for k in keys]
+        total = self._all_reduce(local)
+        return {k: int(v) for k, v in zip(keys, total) if v}
+
+    def _check_replicas(self) -> None:
+        """DDP sanity check: every rank must hold the same weights at the end."""
+        if self.world <= 1:
+            return
+        with torch.no_grad():
+            flat = torch.cat([p.detach().float().reshape(-1).cpu() for p in self.module.parameters()])
+            checksum = float(flat.double().sum()) + float((flat.double() ** 2).sum())
+        hi = self._all_reduce([checksum], dist.ReduceOp.MAX)[0]
+        lo = self._all_reduce([checksum], dist.ReduceOp.MIN)[0]
+        if hi != lo:
+            raise RuntimeError(f"DDP replicas diverged (checksums {lo} .. {hi})")
+
+    def close(self) -> None:
+        if self._owns_pg and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def train(opts: TrainOptions) -> TrainResult:
+    """Run training with ``opts``; returns a summary (see :class:`TrainResult`)."""
+    trainer = Trainer(opts)
+    threads = torch.get_num_threads()
+    try:
+        trainer.setup()
+        return trainer.fit()
+    finally:
+        trainer.close()
+        torch.set_num_threads(threads)  # leave the caller's setting as it was

@@ -1,0 +1,271 @@
+"""`memasr train`: overfitting, exact resume, bad-input skipping, checkpoints, CLI errors, synth:."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from memasr.cli import main
+from memasr.model.checkpoint import load_pretrained
+from memasr.train import data as D
+from memasr.train.trainer import TrainOptions, list_checkpoints, lr_factor, train
+
+SR = 16000
+SENTENCES = ["the cat sat on the mat", "hello world this is a small test", "a bird in the hand"]
+
+TINY = """
+name = "tiny"
+vocab_size = 64
+schedule = "chunk:4"
+
+[encoder]
+input_dim = 80
+stack_frames = 4
+stack_stride = 3
+cell = "lstm"
+num_layers = 2
+hidden_size = 48
+time_reduction = [[1, 2]]
+dropout = 0.1
+
+[predictor]
+kind = "stateless"
+embed_dim = 32
+context_size = 2
+
+[joiner]
+dim = 48
+"""
+
+
+def _speech(text: str, index: int) -> np.ndarray:
+    """espeak-ng speech when available, else a distinct sine-burst pattern per sentence."""
+    try:
+        import soxr
+
+        from memasr.data.synth import get_engine
+
+        engine = get_engine("espeak-ng")
+        if engine.available():
+            audio, sr = engine.synthesize(text, "en-us")
+            if len(audio):
+                return soxr.resample(audio, sr, SR).astype(np.float32)
+    except Exception:  # noqa: BLE001 - any engine problem: fall back to tones
+        pass
+    rng = np.random.default_rng(index)
+    chunks = []
+    for word in text.split():
+        f = 200 + 80 * (sum(map(ord, word)) % 20)
+        n = int(SR * (0.08 + 0.03 * len(word)))
+        t = np.arange(n) / SR
+        chunks += [0.3 * np.sin(2 * np.pi * f * t), 0.01 * rng.standard_normal(int(SR * 0.05))]
+    return np.concatenate(chunks).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("corpus")
+    rows = []
+    for i, text in enumerate(SENTENCES):
+        audio = _speech(text, i)
+        path = root / f"u{i}.wav"
+        sf.write(path, audio, SR)
+        rows.append({"audio_filepath": str(path), "duration": len(audio) / SR, "text": text})
+    config = root / "tiny.toml"
+    config.write_text(TINY)
+
+    def manifest(name: str, entries: list[dict]) -> str:
+        p = root / name
+        p.write_text("".join(json.dumps(e) + "\n" for e in entries))
+        return str(p)
+
+    return {"root": root, "rows": rows, "config": str(config), "manifest": manifest,
+            "two": manifest("two.jsonl", rows[:2]), "three": manifest("three.jsonl", rows)}
+
+
+def _opts(corpus: dict, out: Path, **kw) -> TrainOptions:
+    base = dict(out=str(out), train=corpus["two"], config=corpus["config"], steps=30, lr=3e-3, warmup=3,
+                spec_augment=False, num_workers=0, eval_every=1000, save_every=1000, log_every=5,
+                progress=False, cmvn_utts=10, threads=1)  # 1 thread: robust on a busy 2-core box
+    base.update(kw)
+    return TrainOptions(**base)
+
+
+def test_overfit_two_utterances_loss_falls_and_checkpoint_loads(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = train(_opts(corpus, out, dev=corpus["two"], ctc_weight=0.3, eval_every=30))
+    losses = [loss for _, loss in result.losses]
+    assert len(losses) == 30 and all(math.isfinite(x) for x in losses)
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:3])
+    assert result.dev and 0.0 <= result.dev[-1]["dev_wer"] and math.isfinite(result.dev[-1]["dev_loss"])
+    # logs
+    rows = (out / "train.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("step,") and len(rows) == 1 + 6
+    assert len((out / "dev.csv").read_text().strip().splitlines()) == 2
+    # exported models load; the training-only CTC head is not part of them
+    for name in ("final", "best"):
+        model, tok = load_pretrained(out / name)
+        assert tok is not None and tok.vocab_size == model.config.vocab_size
+        assert not any("ctc" in k for k in model.state_dict())
+        assert model.normalizer.fitted
+        meta = json.loads((out / name / "meta.json").read_text())
+        assert meta["step"] == 30
+    model, _ = load_pretrained(out / "final")
+    feats = torch.randn(1, 120, 80)
+    enc, lengths = model.transcribe(feats, torch.tensor([120]))
+    assert enc.shape[0] == 1 and int(lengths[0]) == enc.shape[1]
+    assert len(list_checkpoints(out)) == 1
+
+
+def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
+    # 3 clips, one per batch: the kill lands mid-epoch; SpecAugment and dropout are on
+    kw = dict(train=corpus["three"], steps=8, save_every=2, batch_frames=220, spec_augment=True,
+              time_width=10, keep=2)
+    full = train(_opts(corpus, tmp_path / "full", **kw))
+    part = tmp_path / "part"
+    first = train(_opts(corpus, part, stop_after_step=5, **kw))
+    assert first.stopped_early and first.steps == 5
+    assert [c.name for c in list_checkpoints(part)] == ["ckpt-00000002.pt", "ckpt-00000004.pt"]
+    resumed = train(_opts(corpus, part, resume="auto", **kw))
+    assert resumed.steps == 8
+    expect = dict(full.losses)
+    got = dict(resumed.losses)
+    assert sorted(got) == [5, 6, 7, 8]  # restarted from the step-4 checkpoint
+    for step, loss in got.items():
+        assert loss == expect[step], (step, loss, expect[step])
+    assert dict(first.losses)[5] == expect[5]
+    a = torch.load(tmp_path / "full" / "final" / "model.pt")
+    b = torch.load(part / "final" / "model.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # the CSV log has no duplicate rows from the killed run
+    steps = [int(r.split(",")[0]) for r in (part / "train.csv").read_text().splitlines()[1:]]
+    assert steps == sorted(set(steps))
+
+
+def test_bad_entries_are_skipped_and_counted(corpus, tmp_path):
+    import sentencepiece as spm
+
+    root = tmp_path
+    good = corpus["rows"][:2]
+    garbage = root / "garbage.wav"
+    garbage.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio" * 10)
+    short = root / "short.wav"
+    sf.write(short, np.zeros(SR // 10, np.float32), SR)
+    liar = root / "liar.wav"  # manifest claims 4 s, the file holds 0.15 s
+    sf.write(liar, 0.1 * np.ones(int(SR * 0.15), np.float32), SR)
+    entries = good + [
+        {"audio_filepath": str(root / "nope.wav"), "duration": 1.0, "text": "missing file here"},
+        {"audio_filepath": str(garbage), "duration": 1.0, "text": "the cat"},
+        {"audio_filepath": good[0]["audio_filepath"], "duration": good[0]["duration"], "text": " ?! "},
+        {"audio_filepath": good[0]["audio_filepath"], "duration": good[0]["duration"], "text": "zoology quiz"},
+        {"audio_filepath": str(short), "duration": 0.1, "text": "the cat sat on the mat hello world"},
+        {"audio_filepath": str(liar), "duration": 4.0, "text": "the cat sat on the mat hello world"},
+    ]
+    manifest = corpus["manifest"]("bad.jsonl", entries)
+    out = root / "run"
+    out.mkdir()
+    # a tokenizer that cannot spell 'z' or 'q' (no forced alphabet), in SentencePiece's own format
+    text = root / "text.txt"
+    text.write_text("\n".join(SENTENCES * 5) + "\n")
+    spm.SentencePieceTrainer.train(input=str(text), model_prefix=str(root / "sp"), vocab_size=45,
+                                   model_type="bpe", unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1,
+                                   hard_vocab_limit=False, minloglevel=2)
+    shutil.copy(root / "sp.model", out / "tokenizer.model")
+    result = train(_opts(corpus, out, train=manifest, steps=4, batch_frames=400))
+    assert result.steps == 4
+    assert result.skips[D.MISSING] == 1
+    assert result.skips[D.EMPTY_TEXT] == 1
+    assert result.skips[D.UNENCODABLE] == 1
+    assert result.skips[D.UNREADABLE] == 1  # found when loading; counted once over the epochs
+    assert result.skips[D.TOO_SHORT] == 2  # one by its duration, one by its real length
+    load_pretrained(out / "final")
+
+
+def test_cli_bad_input_exit_2(corpus, tmp_path, capsys):
+    out = str(tmp_path / "o")
+    assert main(["train", "--preset", "no-such-preset", "--train", corpus["two"], "--out", out]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+    assert main(["train", "--config", corpus["config"], "--train", str(tmp_path / "none.jsonl"),
+                 "--out", out]) == 2
+    assert "manifest not found" in capsys.readouterr().err
+    bad = corpus["manifest"]("allbad.jsonl", [
+        {"audio_filepath": str(tmp_path / "x.wav"), "duration": 1.0, "text": "hello"},
+        {"audio_filepath": corpus["rows"][0]["audio_filepath"], "duration": 1.0, "text": ""}])
+    assert main(["train", "--config", corpus["config"], "--train", bad, "--out", out, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no usable entry" in err and err.strip().splitlines()[-1].startswith("memasr train: error:")
+    assert main(["train", "--config", corpus["config"], "--train", "synth:", "--out", out]) == 2
+    assert "endless" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # --preset and --config together
+        main(["train", "--preset", "small-baseline", "--config", corpus["config"], "--train", "x", "--out", out])
+    assert exc.value.code == 2
+
+
+def test_cli_json_summary(corpus, tmp_path, capsys):
+    out = tmp_path / "o"
+    status = main(["train", "--config", corpus["config"], "--train", corpus["two"], "--out", str(out),
+                   "--steps", "2", "--num-workers", "0", "--quiet", "--json", "--cmvn-utts", "5",
+                   "--threads", "1"])
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] == 2 and summary["audio_s_per_s"] > 0 and summary["skipped"] == {}
+    assert (out / "final" / "model.pt").is_file()
+
+
+def test_bucketing_budget_and_sharding():
+    frames = [100, 300, 120, 800, 50, 290, 2000]
+    batches = D.bucket_batches(frames, 900, seed=1, epoch=0)
+    assert sorted(i for b in batches for i in b) == list(range(len(frames)))
+    for b in batches:
+        assert len(b) == 1 or max(frames[i] for i in b) * len(b) <= 900
+    assert batches == D.bucket_batches(frames, 900, seed=1, epoch=0)
+    shards = [D.shard_batches(batches, r, 2) for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) and not set(map(tuple, shards[0])) & set(map(tuple, shards[1]))
+
+
+def test_spec_augment_masks_are_seeded_and_bounded():
+    x = torch.randn(2, 200, 80)
+    lengths = torch.tensor([200, 120])
+    cfg = D.SpecAugmentConfig(freq_masks=2, freq_width=10, time_masks=3, time_width=20)
+    a = D.spec_augment(x, lengths, cfg, torch.Generator().manual_seed(3))
+    b = D.spec_augment(x, lengths, cfg, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    masked = a == 0
+    assert masked.any() and masked.float().mean() < 0.6
+    # past its length, utterance 1 is masked only by its frequency masks (time masks stay inside)
+    assert (masked[1, 120:] == masked[1, 120:121]).all()
+
+
+def test_lr_schedule_warmup_then_decay():
+    f = [lr_factor(s, 10, 100, 0.05) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:])) and f[-1] >= 0.05
+
+
+def test_synth_source_trains(corpus, tmp_path):
+    from memasr.data.synth import get_engine
+
+    if not get_engine("espeak-ng").available():
+        pytest.skip("espeak-ng is not installed")
+    try:
+        from memasr.data.text import load_text_pool
+
+        load_text_pool(allow_missing=True)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no text pool: {exc}")
+    from memasr.data.tokenizer import ALPHABET, Tokenizer
+
+    out = tmp_path / "synth"
+    # a ready tokenizer in OUT is used as is (training one on the ~78k-sentence pool takes a while)
+    Tokenizer.train(SENTENCES + [" ".join(ALPHABET.replace("'", ""))], out, vocab_size=40)
+    opts = _opts(corpus, out, train="synth:", steps=2, synth_batch=2, cmvn_utts=3, synth_engines=["espeak-ng"])
+    result = train(opts)
+    assert result.steps == 2 and result.audio_hours > 0
+    model, tok = load_pretrained(out / "final")
+    assert tok is not None and model.config.vocab_size == tok.vocab_size
