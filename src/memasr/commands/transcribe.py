@@ -81,17 +81,13 @@ def transcribe_file(recognizer, path: str, block_seconds: float = BLOCK_SECONDS)
 
 def trace_figures(model, recorder, tokens: int, frames: int, frame_seconds: float, profile, schedule) -> dict:
     """Measured off-chip traffic of a real run's trace (LRU replay at the profile's capacity)."""
-    from memasr.memory.analysis import analyze
-    from memasr.memory.trace import simulate
-    from memasr.memory.workload import extract_workload
+    from memasr.memory.tracerun import replay
 
     seconds = frames * frame_seconds  # the audio the encoder consumed (incl. the last padded piece)
     if seconds <= 0:
         return {"offchip_bytes_per_s": 0.0, "token_rate": 0.0, "symbols_per_frame": 0.0}
     recorder.tokens = tokens
-    workload = extract_workload(model)
-    analytic = analyze(workload, profile, schedule, recorder.operating_point(seconds))
-    lru = simulate(recorder.events, workload, profile, schedule, analytic.traffic.pinned_names, "lru", analytic.op)
+    analytic, lru, _ = replay(model, recorder, seconds, profile, schedule, policies=("lru",))
     return {"offchip_bytes_per_s": lru.offchip_bytes / seconds,
             "analytic_offchip_bytes_per_s": analytic.traffic.offchip_bytes_per_s,
             "token_rate": tokens / seconds, "symbols_per_frame": tokens / frames}

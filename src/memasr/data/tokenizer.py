@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
+from num2words import num2words
 
 from memasr.errors import InputError
 
@@ -27,17 +28,47 @@ MODEL_FILENAME = "tokenizer.model"
 ALPHABET = "abcdefghijklmnopqrstuvwxyz'"
 
 _NOT_ALPHABET = re.compile(r"[^a-z' ]+")
+# A number as written: 1,000,000-style thousands groups or plain digits, an optional
+# decimal part, and an optional ordinal suffix (1st, 2nd, 23rd, 4th).
+_NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(st|nd|rd|th)?(?![a-z])", re.IGNORECASE)
+_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_MAX_SPELLED_DIGITS = 15  # longer digit runs (ids, phone numbers) are read digit by digit
+
+
+def _spell_digits(digits: str) -> str:
+    return " ".join(_DIGIT_WORDS[int(c)] for c in digits)
+
+
+def _spell_integer(digits: str, ordinal: bool = False) -> str:
+    """"1999" -> "one thousand nine hundred ninety nine" (num2words, without its "and")."""
+    if (len(digits) > 1 and digits[0] == "0") or len(digits) > _MAX_SPELLED_DIGITS:
+        return _spell_digits(digits)
+    words = num2words(int(digits), lang="en", to="ordinal" if ordinal else "cardinal")
+    words = re.sub(r"[^a-z]+", " ", words.lower())
+    return " ".join(w for w in words.split() if w != "and")
+
+
+def _spell_number(m: re.Match) -> str:
+    whole, frac, suffix = m.group(1).replace(",", ""), m.group(2), m.group(3)
+    if frac is not None:  # 3.14 -> three point one four (an ordinal suffix after a decimal is ignored)
+        return f" {_spell_integer(whole)} point {_spell_digits(frac)} "
+    return f" {_spell_integer(whole, ordinal=suffix is not None)} "
 
 
 def normalize_text(s: str) -> str:
-    """Lower-case ASCII letters, inner apostrophes and single spaces.
+    """Lower-case ASCII letters, inner apostrophes and single spaces; numbers spelled out.
 
-    Accents are stripped (café -> cafe), curly apostrophes straightened, every
-    other character (punctuation, digits, symbols) becomes a word break, and
-    apostrophes at word edges (quotation marks) are dropped.
+    Accents are stripped (café -> cafe), curly apostrophes straightened, digits
+    spelled out in words ("3 cats" -> "three cats", "1,999" and "1999" -> "one thousand
+    nine hundred ninety nine", "2nd" -> "second", "3.5" -> "three point five", a leading
+    zero or a run of more than 15 digits digit by digit), every other character
+    (punctuation, symbols) becomes a word break, and apostrophes at word edges
+    (quotation marks) are dropped.
     """
     text = unicodedata.normalize("NFKD", s.replace("\u2019", "'").replace("\u2018", "'"))
     text = text.encode("ascii", "ignore").decode("ascii").lower()
+    if any(c.isdigit() for c in text):
+        text = _NUMBER.sub(_spell_number, text)
     text = _NOT_ALPHABET.sub(" ", text)
     words = (w.strip("'") for w in text.split())
     return " ".join(w for w in words if w)

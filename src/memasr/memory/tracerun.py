@@ -62,9 +62,19 @@ def trace_run(model: Transducer, audio: np.ndarray, profile: HardwareProfile, sc
     # Per-second rates use the audio the encoder actually consumed (whole stacked frames).
     frames = int(np.ceil(((features.shape[0] - enc.stack_frames) // enc.stack_stride + 1) / enc.total_reduction))
     seconds = frames * enc.total_reduction * enc.input_frame_ms / 1000.0
+    analytic, lru, belady = replay(model, recorder, seconds, profile, schedule)
+    return TraceReport(seconds, analytic, lru, belady, recorder)
+
+
+def replay(model: Transducer, recorder: TraceRecorder, seconds: float, profile: HardwareProfile,
+           schedule: Schedule, policies: tuple[str, ...] = ("lru", "belady")
+           ) -> tuple[Analysis, SimulationResult, SimulationResult | None]:
+    """Analytic figure at the run's measured operating point, and the trace replayed with the
+    same pinned set (LRU, plus Belady unless left out of ``policies``)."""
     workload = extract_workload(model)
     analytic = analyze(workload, profile, schedule, recorder.operating_point(seconds))
     pinned = analytic.traffic.pinned_names
     lru = simulate(recorder.events, workload, profile, schedule, pinned, "lru", analytic.op)
-    belady = simulate(recorder.events, workload, profile, schedule, pinned, "belady", analytic.op)
-    return TraceReport(seconds, analytic, lru, belady, recorder)
+    belady = simulate(recorder.events, workload, profile, schedule, pinned, "belady", analytic.op) \
+        if "belady" in policies else None
+    return analytic, lru, belady

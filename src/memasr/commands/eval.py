@@ -1,0 +1,189 @@
+"""``memasr eval``: word and character error rates of a model on a manifest.
+
+    memasr eval --model runs/a/best --manifest data/corpus/test.jsonl
+    memasr eval --model runs/a/best --manifest test.jsonl --method modified_beam_search --beam 4 --json
+    memasr eval --model runs/a/best --manifest test.jsonl --limit 100 --details rows.jsonl
+
+Every clip is streamed through the recognizer in 100 ms blocks, as a live
+stream would be. References and hypotheses are normalized the same way as the
+training targets (lower case, punctuation dropped, digits spelled out) before
+WER and CER are computed with jiwer. The real-time factor is decoding time /
+audio time (reading and resampling the files are not timed).
+
+A missing model directory or a missing or malformed manifest is an error (exit
+2). An unreadable audio entry gets one error line on stderr and is counted; the
+rest are scored and the exit status is 2 at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from memasr.errors import InputError
+
+METHODS = ("greedy", "modified_beam_search", "beam_search")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "eval",
+        help="WER, CER and real-time factor of a model on a manifest",
+        description="Stream every clip of a JSONL manifest (audio_filepath, text) through a model and "
+        "report WER and CER (substitutions, deletions, insertions) and the real-time factor.",
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", required=True, metavar="DIR",
+                   help="model directory (config.toml + model.pt + tokenizer.model), e.g. OUT/best of memasr train")
+    p.add_argument("--manifest", required=True, metavar="M.jsonl", help="JSONL manifest with audio_filepath and text")
+    p.add_argument("--method", choices=METHODS,
+                   help="search (default greedy, or modified_beam_search when --beam > 1)")
+    p.add_argument("--beam", type=int, help="beam width / max active paths (default 4); "
+                   "K > 1 without --method selects modified_beam_search")
+    p.add_argument("--schedule", help="runtime schedule: chunk:N or frame (default: the model's own)")
+    p.add_argument("--max-symbols", type=int, default=3, help="max symbols per frame (default 3)")
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="score only the first N entries (0 = all)")
+    p.add_argument("--threads", type=int, help="CPU threads for decoding (default: torch's default)")
+    p.add_argument("--details", metavar="FILE.jsonl", help="also write one JSON row per utterance "
+                   "(id, ref, hyp, seconds, audio_seconds, S/D/I)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.set_defaults(func=run)
+    return p
+
+
+def char_score(refs: list[str], hyps: list[str]) -> dict:
+    """Corpus-level CER of normalized texts (spaces count as characters, as in jiwer).
+
+    An empty reference counts every hypothesis character as an insertion (jiwer refuses
+    empty references), mirroring :func:`memasr.evaluate.score` for words.
+    """
+    import jiwer
+
+    s = d = i = h = 0
+    pairs_r, pairs_h = [], []
+    for r, y in zip(refs, hyps):
+        if not r:
+            i += len(y)
+            continue
+        pairs_r.append(r)
+        pairs_h.append(y)
+    if pairs_r:
+        out = jiwer.process_characters(pairs_r, pairs_h)
+        s, d, i, h = out.substitutions, out.deletions, i + out.insertions, out.hits
+    n = s + d + h
+    errors = s + d + i
+    cer = errors / n if n else (0.0 if errors == 0 else float("inf"))
+    return {"cer": cer, "substitutions": s, "deletions": d, "insertions": i, "hits": h, "ref_chars": n}
+
+
+def _readable(items, cache: dict, bad: list[tuple[str, str]]):
+    """Yield the items whose audio loads, keeping only the current clip in ``cache``
+    (:func:`memasr.evaluate.evaluate_transcriber` reads it from there); unreadable ones are
+    reported on stderr and recorded in ``bad``."""
+    from memasr.data.audio import DEFAULT_SR, load_audio
+
+    for item in items:
+        try:
+            cache[item.path], _ = load_audio(item.path, DEFAULT_SR)
+        except Exception as exc:  # noqa: BLE001 - InputError, soundfile/soxr errors, ...
+            msg = str(exc) if isinstance(exc, InputError) else f"cannot read audio file {item.path}: {exc}"
+            sys.stderr.write(f"memasr eval: error: {msg}\n")
+            bad.append((item.path, msg))
+            continue
+        yield item
+        cache.pop(item.path, None)
+
+
+def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: int = 4,
+                   schedule: str | None = None, max_symbols: int = 3, limit: int = 0) -> dict:
+    """Score a model directory on a manifest; returns the summary dict that ``--json`` prints,
+    plus ``rows`` (per utterance) and ``unreadable`` (a list of ``[path, reason]``)."""
+    from memasr.decode.recognizer import Recognizer, RecognizerConfig
+    from memasr.evaluate import evaluate_transcriber, manifest_items, streaming_transcriber
+
+    if method not in METHODS:
+        raise InputError(f"unknown decoding method {method!r}; choose from {', '.join(METHODS)}")
+    if beam < 1:
+        raise InputError("--beam must be >= 1")
+    if max_symbols < 1:
+        raise InputError("--max-symbols must be >= 1")
+    if limit < 0:
+        raise InputError("--limit must be >= 0")
+    if not os.path.isdir(model_dir):
+        raise InputError(f"model directory not found: {model_dir}")
+    items = manifest_items(manifest, limit)  # InputError: missing file, malformed JSON or entry
+    if not items:
+        raise InputError(f"manifest {manifest} has no entries")
+    config = RecognizerConfig(schedule=schedule, decoding_method=method, max_active_paths=beam,
+                              max_symbols_per_frame=max_symbols, enable_endpoint=False)
+    recognizer = Recognizer.from_pretrained(model_dir, config)
+    if recognizer.tokenizer is None:
+        raise InputError(f"{model_dir} has no tokenizer.model: its output cannot be scored as text")
+    cache: dict = {}
+    bad: list[tuple[str, str]] = []
+    try:
+        words, rtf, rows = evaluate_transcriber(streaming_transcriber(recognizer), _readable(items, cache, bad),
+                                                audio=cache)
+    except InputError:
+        if bad and len(bad) == len(items):
+            raise InputError(f"none of the {len(items)} audio files in {manifest} could be read") from None
+        raise
+    chars = char_score([r["ref"] for r in rows], [r["hyp"] for r in rows])
+    audio_seconds = sum(r["audio_seconds"] for r in rows)
+    return {
+        "model": str(model_dir), "manifest": str(manifest), "method": method,
+        "beam": beam if method != "greedy" else None, "schedule": str(recognizer.schedule),
+        "utterances": len(rows), "audio_seconds": audio_seconds,
+        "wer": words["wer"], "substitutions": words["substitutions"], "deletions": words["deletions"],
+        "insertions": words["insertions"], "hits": words["hits"], "ref_words": words["ref_words"],
+        "cer": chars["cer"], "char_substitutions": chars["substitutions"], "char_deletions": chars["deletions"],
+        "char_insertions": chars["insertions"], "ref_chars": chars["ref_chars"],
+        "rtf": rtf, "decode_seconds": sum(r["seconds"] for r in rows),
+        "unreadable": [list(b) for b in bad], "rows": rows,
+    }
+
+
+def _finite(x: float):
+    return x if x == x and x not in (float("inf"), float("-inf")) else None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.beam is not None and args.beam < 1:
+        raise InputError("--beam must be >= 1")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InputError("--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    method = args.method or ("modified_beam_search" if (args.beam or 1) > 1 else "greedy")
+    result = evaluate_model(args.model, args.manifest, method=method, beam=args.beam or 4,
+                            schedule=args.schedule, max_symbols=args.max_symbols, limit=args.limit)
+    rows = result.pop("rows")
+    if args.details:
+        path = Path(args.details)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    bad = result["unreadable"]
+    if args.json:
+        summary = dict(result, unreadable=len(bad))
+        for key in ("wer", "cer", "rtf"):
+            summary[key] = _finite(summary[key])
+        print(json.dumps(summary))
+    else:
+        r = result
+        print(f"WER {100 * r['wer']:.2f}% (S {r['substitutions']}, D {r['deletions']}, I {r['insertions']} "
+              f"of {r['ref_words']} words)  CER {100 * r['cer']:.2f}% (S {r['char_substitutions']}, "
+              f"D {r['char_deletions']}, I {r['char_insertions']} of {r['ref_chars']} chars)  "
+              f"RTF {r['rtf']:.3f}  [{r['utterances']} utterances, {r['audio_seconds']:.1f} s of audio, "
+              f"{r['method']}" + (f" beam {r['beam']}" if r["beam"] else "") + "]")
+        if bad:
+            print(f"{len(bad)} unreadable audio entr{'y' if len(bad) == 1 else 'ies'} skipped")
+    if bad:
+        sys.stderr.write(f"memasr eval: error: {len(bad)} of {len(bad) + result['utterances']} audio entries "
+                         f"could not be read (scored the rest)\n")
+        return 2
+    return 0
