@@ -73,3 +73,19 @@ def test_export_cli(tmp_path, capsys):
     assert main(["export", "--model", str(tmp_path / "ckpt"), "--out", str(tmp_path / "x"), "--chunk", "3"]) == 2
     err = capsys.readouterr().err
     assert "not found" in err and "multiple" in err and "Traceback" not in err
+
+
+def test_export_refuses_to_replace_an_unrelated_folder(tmp_path):
+    from memasr.errors import InputError
+
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match="not an empty folder"):
+        export_onnx(_model("grc", "stateless"), keep)
+    assert (keep / "notes.txt").read_text() == "precious"
+
+
+def test_runtime_handles_very_short_audio(tmp_path):
+    out = export_onnx(_model("grc", "stateless"), tmp_path / "exp")
+    assert OnnxTransducer(out).transcribe_ids(np.zeros(500, np.float32)) == []

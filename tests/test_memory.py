@@ -116,3 +116,15 @@ def test_trace_agrees_with_analytic_within_5_percent(preset):
     assert report.recorder.uses() > 0
     assert abs(report.agreement - 1.0) <= 0.05, report.agreement
     assert report.belady_offchip_bytes_per_s <= report.traced_offchip_bytes_per_s * 1.0001
+
+
+@pytest.mark.parametrize("schedule", ["frame", "chunk:8"])
+def test_trace_agrees_when_activations_spill(schedule):
+    """At a 2 KiB buffer activations spill; trace and analytic must charge spills alike."""
+    torch.manual_seed(0)
+    model = build_model(load_preset("small-optimized"))
+    profile = load_profile().with_overrides(onchip_bytes=2048)
+    report = trace_run(model, default_trace_audio(1.5), profile, parse_schedule(schedule))
+    assert sum(report.analytic.traffic.spill_bytes_per_s.values()) > 0
+    assert abs(report.agreement - 1.0) <= 0.05, report.agreement
+    assert report.belady_offchip_bytes_per_s <= report.traced_offchip_bytes_per_s * 1.0001

@@ -108,3 +108,23 @@ def test_checkpoint_round_trip(tmp_path):
         assert torch.equal(a, b), k
     with pytest.raises(InputError, match="not a memasr model"):
         load_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("encoder,message", [
+    ({"time_reduction": [[1, 2], [1, 2]]}, "time_reduction"),
+    ({"time_reduction": [[1]]}, "time_reduction"),
+    ({"num_layers": "x"}, "num_layers"),
+    ({"stack_stride": 0}, "stack_stride"),
+    ({"cell": "grc", "hidden_size": 100, "groups": 8}, "groups"),
+    ({"cell": "sru", "proj_size": 4}, "projection"),
+])
+def test_bad_configs_are_input_errors(encoder, message):
+    with pytest.raises(InputError, match=message):
+        config_from_dict({"encoder": encoder})
+
+
+def test_corrupt_weights_are_input_errors(tmp_path):
+    out = save_pretrained(build_model(tiny_config()), tmp_path / "ckpt")
+    (out / "model.pt").write_bytes(b"\x80\x04garbage" * 10)
+    with pytest.raises(InputError, match="cannot read model"):
+        load_pretrained(out)

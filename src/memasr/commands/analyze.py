@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from memasr.errors import InputError
 from memasr.memory.analysis import Analysis, analyze
@@ -99,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(compare_table(a, b))
         return 0
+    if args.model and not Path(args.model).is_dir():
+        raise InputError(f"model directory not found: {args.model}")
     names = [args.model] if args.model else (args.preset or [])
     if not names:
         raise InputError("give --preset NAME, --model DIR or --compare A B")
@@ -127,7 +130,7 @@ def _sweep(names: list[str], args: argparse.Namespace, profile: HardwareProfile,
     series = {}
     for name in names:
         workload = _workload(name)
-        schedule = parse_schedule(args.schedule or workload.default_schedule)
+        schedule = _run_one(workload, args, profile, op).schedule  # validates chunk against the reduction
         points = buffer_sweep(workload, profile, schedule, sizes, op)
         series[f"{workload.name} ({schedule})"] = points
         for size, traffic in points:

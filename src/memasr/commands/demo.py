@@ -9,6 +9,7 @@ against paper-optimized.
 from __future__ import annotations
 
 import argparse
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -55,19 +56,33 @@ def run(args: argparse.Namespace) -> int:
     from memasr.decode.recognizer import Recognizer
     from memasr.memory.trace import TraceRecorder
 
+    from memasr.errors import InputError
+
     profile = load_profile()
-    recognizer = Recognizer.from_pretrained(model_dir)
     folder = Path(args.examples) if args.examples else bundled_examples_dir()
+    if not folder.is_dir():
+        raise InputError(f"examples folder not found: {folder}")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise InputError(f"no audio files (.wav, .flac, .ogg) in {folder}")
+    recognizer = Recognizer.from_pretrained(model_dir)
     name = recognizer.model.config.name
     print(f"model: bundled {name} ({sum(p.numel() for p in recognizer.model.parameters()):,} params), "
           f"schedule {recognizer.schedule}, profile {profile.name}\n")
-    token_rates = []
+    token_rates, status = [], 0
     for path in files:
         recorder = TraceRecorder()
         recognizer.tracer = recorder
-        result, stream, seconds, wall = transcribe_file(recognizer, str(path))
-        recognizer.tracer = None
+        try:
+            result, stream, seconds, wall = transcribe_file(recognizer, str(path))
+        except InputError as exc:  # report the bad file and go on with the others
+            print(f"memasr demo: error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        finally:
+            recognizer.tracer = None
+        if seconds <= 0:
+            continue
         figures = trace_figures(recognizer.model, recorder, len(result.token_ids), stream.frames_done,
                                 recognizer.frame_seconds, profile, recognizer.schedule)
         token_rates.append(figures["token_rate"])
@@ -79,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
     op = OperatingPoint(token_rate=sum(token_rates) / max(len(token_rates), 1))
     print(f"\nfor comparison, at {op.token_rate:.1f} tokens/s, {profile.onchip_bytes // 1024} KiB buffer, "
           f"{profile.weight_bits}-bit weights:")
-    for preset in ("paper-baseline", "small-baseline", name):
-        workload = extract_workload(load_preset(preset))
+    workloads = [extract_workload(load_preset(p)) for p in ("paper-baseline", "small-baseline")]
+    for workload in workloads + [extract_workload(recognizer.model)]:
         a = analyze(workload, profile, parse_schedule(workload.default_schedule), op).totals()
-        print(f"    {preset:<16} ({workload.default_schedule:>7}): {a['offchip_bytes_per_s'] / 1e6:10.3f} MB/s "
+        print(f"    {workload.name:<16} ({workload.default_schedule:>7}): {a['offchip_bytes_per_s'] / 1e6:10.3f} MB/s "
               f"off-chip, {a['energy_mj_per_s']:8.3f} mJ/s")
-    return 0
+    return status

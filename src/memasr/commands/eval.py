@@ -159,14 +159,19 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.details and Path(args.details).is_dir():
+        raise InputError(f"--details must be a file path, {args.details} is a folder")
     method = args.method or ("modified_beam_search" if (args.beam or 1) > 1 else "greedy")
     result = evaluate_model(args.model, args.manifest, method=method, beam=args.beam or 4,
                             schedule=args.schedule, max_symbols=args.max_symbols, limit=args.limit)
     rows = result.pop("rows")
     if args.details:
         path = Path(args.details)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write --details {path}: {exc.strerror or exc}") from None
     bad = result["unreadable"]
     if args.json:
         summary = dict(result, unreadable=len(bad))

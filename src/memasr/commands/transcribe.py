@@ -79,7 +79,8 @@ def transcribe_file(recognizer, path: str, block_seconds: float = BLOCK_SECONDS)
     return result, stream, stream.num_samples / DEFAULT_SR, wall
 
 
-def trace_figures(model, recorder, tokens: int, frames: int, frame_seconds: float, profile, schedule) -> dict:
+def trace_figures(model, recorder, tokens: int, frames: int, frame_seconds: float, profile, schedule,
+                  beam: int = 1) -> dict:
     """Measured off-chip traffic of a real run's trace (LRU replay at the profile's capacity)."""
     from memasr.memory.tracerun import replay
 
@@ -87,7 +88,7 @@ def trace_figures(model, recorder, tokens: int, frames: int, frame_seconds: floa
     if seconds <= 0:
         return {"offchip_bytes_per_s": 0.0, "token_rate": 0.0, "symbols_per_frame": 0.0}
     recorder.tokens = tokens
-    analytic, lru, _ = replay(model, recorder, seconds, profile, schedule, policies=("lru",))
+    analytic, lru, _ = replay(model, recorder, seconds, profile, schedule, policies=("lru",), beam=beam)
     return {"offchip_bytes_per_s": lru.offchip_bytes / seconds,
             "analytic_offchip_bytes_per_s": analytic.traffic.offchip_bytes_per_s,
             "token_rate": tokens / seconds, "symbols_per_frame": tokens / frames}
@@ -139,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
                   "rtf": round(wall / seconds, 4) if seconds > 0 else None}
         if args.trace:
             record.update(trace_figures(recognizer.model, recorder, len(result.token_ids), stream.frames_done,
-                                        recognizer.frame_seconds, profile, recognizer.schedule))
+                                        recognizer.frame_seconds, profile, recognizer.schedule,
+                                        1 if method == "greedy" else config.max_active_paths))
         if args.json:
             print(json.dumps(record), flush=True)
         else:

@@ -25,7 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from memasr.data.features import FeatureConfig, _FrameKernel
+from memasr.errors import InputError
 from memasr.memory.schedule import parse_schedule
+from memasr.model.checkpoint import swap_into_place
 from memasr.model.transducer import Transducer
 
 OPSET = 17
@@ -120,11 +122,14 @@ def export_onnx(model: Transducer, out_dir: str | Path, chunk_frames: int | None
     chunk = chunk_frames or (schedule.chunk_frames if schedule.layer_major else model.encoder.total_reduction)
     if chunk % model.encoder.total_reduction:
         raise ValueError(f"chunk {chunk} is not a multiple of the time reduction {model.encoder.total_reduction}")
-    features = FeatureConfig()
+    features = FeatureConfig(n_mels=model.config.encoder.input_dim)
     enc_state = _flat_encoder_state(model)
     dec_state = list(model.predictor.init_state(1))
     meta = _metadata(model, chunk, features, len(enc_state), len(dec_state))
     out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir()) or (out_dir / "encoder.onnx").is_file())):
+        # never replace a folder that is not an earlier export (a checkpoint, a home folder...)
+        raise InputError(f"{out_dir} exists and is not an empty folder or an earlier memasr export")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -158,9 +163,7 @@ def export_onnx(model: Transducer, out_dir: str | Path, chunk_frames: int | None
                 quantize_dynamic(str(path), str(tmp / f"{name}.int8.onnx"), weight_type=QuantType.QInt8)
         if tokenizer_file is not None:
             shutil.copyfile(tokenizer_file, tmp / "tokenizer.model")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

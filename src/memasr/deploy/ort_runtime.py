@@ -47,6 +47,7 @@ class OnnxTransducer:
         self.blank = int(meta["blank_id"])
         feats = json.loads(meta["features"])
         self.sample_rate, self.win, self.hop = feats["sample_rate"], feats["win_length"], feats["hop_length"]
+        self.n_mels = feats["n_mels"]
         self.max_symbols = max_symbols_per_frame
         self.tokenizer = None
         if (directory / "tokenizer.model").is_file():
@@ -66,14 +67,14 @@ class OnnxTransducer:
     def compute_features(self, samples: np.ndarray) -> np.ndarray:
         """``samples [n]`` at 16 kHz -> normalized log-mel ``[F, n_mels]``."""
         if len(samples) < self.win:
-            return np.zeros((0, 80), np.float32)
+            return np.zeros((0, self.n_mels), np.float32)
         frames = np.lib.stride_tricks.sliding_window_view(samples.astype(np.float32), self.win)[::self.hop]
         return self.features_session.run(None, {"frames": np.ascontiguousarray(frames)})[0]
 
     def _stack(self, feats: np.ndarray) -> np.ndarray:
         count = (len(feats) - self.stack_frames) // self.stack_stride + 1 if len(feats) >= self.stack_frames else 0
         idx = np.arange(count)[:, None] * self.stack_stride + np.arange(self.stack_frames)[None, :]
-        return feats[idx].reshape(count, -1)
+        return feats[idx].reshape(count, self.stack_frames * self.n_mels)
 
     def transcribe_ids(self, samples: np.ndarray, sample_rate: int = 16000) -> list[int]:
         if sample_rate != self.sample_rate:

@@ -32,7 +32,7 @@ class TraceRecorder:
 
     def begin_pass(self, component: str, layer: int, steps: int) -> None:
         key = ("encoder", layer) if component == "encoder" else DECODER_PASS
-        self.events.append((PASS, key, steps))
+        self.events.append((PASS, key, steps, component))
         if component == "predictor":
             self.predictor_calls += steps
         elif component == "joiner":
@@ -81,9 +81,16 @@ def simulate(events: list[tuple], workload: Workload, profile: HardwareProfile, 
     current = ("encoder", 0)
     for event in events:
         if event[0] == PASS:
-            current = event[1]
-            need = needs.get(current, 0.0)
-            spill += 2.0 * max(0.0, need - scratch)
+            previous, current = current, event[1]
+            excess = max(0.0, needs.get(current, 0.0) - scratch)
+            # spills are charged per pass as in the analytic model: an encoder pass per layer
+            # and step/chunk; the decoder once per chunk (chunk:N) or per joiner call (frame)
+            if current != DECODER_PASS:
+                spill += 2.0 * excess
+            elif schedule.layer_major:
+                spill += 2.0 * excess if previous != DECODER_PASS else 0.0
+            elif event[3] == "joiner":
+                spill += 2.0 * excess * event[2]
             continue
         _, name, row = event
         if name in pinned:
@@ -97,7 +104,7 @@ def simulate(events: list[tuple], workload: Workload, profile: HardwareProfile, 
     if policy == "lru":
         weight, misses = _lru(uses, capacity, scratch)
     elif policy == "belady":
-        weight, misses = _belady(uses, min(capacity.values(), default=scratch) if capacity else scratch)
+        weight, misses = _belady(uses, max(capacity.values(), default=scratch))
     else:
         raise ValueError(f"unknown policy {policy!r}")
     return SimulationResult(policy, weight, spill, misses, len(uses) - misses)

@@ -67,12 +67,12 @@ def trace_run(model: Transducer, audio: np.ndarray, profile: HardwareProfile, sc
 
 
 def replay(model: Transducer, recorder: TraceRecorder, seconds: float, profile: HardwareProfile,
-           schedule: Schedule, policies: tuple[str, ...] = ("lru", "belady")
+           schedule: Schedule, policies: tuple[str, ...] = ("lru", "belady"), beam: int = 1
            ) -> tuple[Analysis, SimulationResult, SimulationResult | None]:
     """Analytic figure at the run's measured operating point, and the trace replayed with the
     same pinned set (LRU, plus Belady unless left out of ``policies``)."""
     workload = extract_workload(model)
-    analytic = analyze(workload, profile, schedule, recorder.operating_point(seconds))
+    analytic = analyze(workload, profile, schedule, recorder.operating_point(seconds, beam))
     pinned = analytic.traffic.pinned_names
     lru = simulate(recorder.events, workload, profile, schedule, pinned, "lru", analytic.op)
     belady = simulate(recorder.events, workload, profile, schedule, pinned, "belady", analytic.op) \

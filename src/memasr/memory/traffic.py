@@ -84,10 +84,6 @@ def pass_activation_bytes(workload: Workload, profile: HardwareProfile, schedule
     return needs
 
 
-def _steps_rate(workload: Workload, tensor: WeightTensor, rates: dict[str, float]) -> float:
-    return rates[tensor.rate]
-
-
 def compute_traffic(workload: Workload, profile: HardwareProfile, schedule: Schedule,
                     op: OperatingPoint | None = None, pinned: set[str] | None = None) -> TrafficResult:
     """Traffic for a given pinned set (``None``: choose it with :func:`choose_pinned`)."""
@@ -131,8 +127,8 @@ def compute_traffic(workload: Workload, profile: HardwareProfile, schedule: Sche
     rows = []
     for t in workload.tensors:
         size = tensor_bytes(t, profile)
-        use_bytes = size / t.rows
-        uses = _steps_rate(workload, t, rates)
+        use_bytes = t.use_numel * profile.weight_bits / 8.0
+        uses = rates[t.rate]
         if t.name in pinned:
             offchip, fetch = 0.0, "once"
         elif not schedule.layer_major:
@@ -153,7 +149,7 @@ def _decoder_chunk_bytes(t: WeightTensor, profile: HardwareProfile, rates: dict[
     """Scratch a decoder tensor needs while one chunk is decoded (embedding: the rows used)."""
     size = tensor_bytes(t, profile)
     if t.rows > 1:
-        rows_per_chunk = rates[t.rate] / chunks_per_s
+        rows_per_chunk = rates[t.rate] * t.rows_per_use / chunks_per_s
         return min(size, size / t.rows * max(1.0, rows_per_chunk))
     return size
 

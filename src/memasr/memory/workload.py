@@ -37,12 +37,13 @@ class WeightTensor:
     role: str  # batchable | recurrent | predictor | joiner
     numel: int
     rate: str  # key into OperatingPoint rates
-    rows: int = 1  # > 1 for an embedding table, which is read one row per use
+    rows: int = 1  # > 1 for an embedding table, which is read by row
+    rows_per_use: int = 1  # embedding rows one use reads (a stateless predictor reads its context)
 
     @property
     def use_numel(self) -> int:
-        """Elements read per use: a whole matrix, or one embedding row."""
-        return self.numel // self.rows
+        """Elements read per use: a whole matrix, or the embedding rows it looks up."""
+        return self.numel // self.rows * (self.rows_per_use if self.rows > 1 else 1)
 
     @property
     def macs_per_use(self) -> int:
@@ -134,8 +135,10 @@ def _decoder_tensors(model: Transducer) -> list[WeightTensor]:
     tensors = []
     for name, p in model.predictor.named_parameters():
         full = f"predictor.{name}"
-        rows = p.shape[0] if name.startswith("embedding.") else 1
-        tensors.append(WeightTensor(full, "predictor", 0, "predictor", p.numel(), PREDICTOR, rows))
+        embedding = name.startswith("embedding.")
+        tensors.append(WeightTensor(full, "predictor", 0, "predictor", p.numel(), PREDICTOR,
+                                    p.shape[0] if embedding else 1,
+                                    model.predictor.rows_per_call if embedding else 1))
     for name, p in model.joiner.named_parameters():
         full = f"joiner.{name}"
         if name.startswith("encoder_proj."):

@@ -35,17 +35,28 @@ def save_pretrained(model: Transducer, directory: str | Path, tokenizer_file: st
         if tokenizer_file is not None:
             shutil.copyfile(tokenizer_file, tmp / TOKENIZER_FILE)
         (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True))
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def swap_into_place(new: Path, directory: Path) -> None:
+    """Replace ``directory`` by ``new``; if that fails, the old directory is put back."""
+    old = None
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(directory, old)
+    try:
+        os.replace(new, directory)
+    except BaseException:
+        if old is not None and not directory.exists():
+            os.replace(old, directory)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def load_pretrained(directory: str | Path, map_location: str = "cpu") -> tuple[Transducer, Any]:
@@ -58,13 +69,16 @@ def load_pretrained(directory: str | Path, map_location: str = "cpu") -> tuple[T
     try:
         config = config_from_dict(tomllib.loads((directory / CONFIG_FILE).read_text()), str(directory / CONFIG_FILE))
         state = torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True)
-    except (tomllib.TOMLDecodeError, RuntimeError, EOFError, OSError) as exc:
-        raise InputError(f"cannot read model in {directory}: {exc}") from None
+    except InputError:
+        raise
+    except Exception as exc:  # corrupt TOML or weights: torch.load raises many kinds
+        raise InputError(f"cannot read model in {directory}: {type(exc).__name__}: {exc}") from None
     model = build_model(config)
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise InputError(f"weights in {directory} do not match its config: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"weights in {directory} do not match its config: {first}") from None
     model.eval()
     tokenizer = None
     if (directory / TOKENIZER_FILE).is_file():

@@ -99,24 +99,53 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
 
 
 def config_from_dict(data: dict[str, Any], where: str = "config") -> ModelConfig:
-    config = _build(ModelConfig, data, where)
+    try:
+        config = _build(ModelConfig, data, where)
+    except TypeError as exc:
+        raise InputError(f"{where}: {exc}") from None
     validate_config(config, where)
     return config
 
 
 def validate_config(config: ModelConfig, where: str = "config") -> None:
+    """Reject configs that would fail later (or silently misbehave) with one clear InputError."""
     from memasr.cells import CELL_TYPES
 
     enc, pred = config.encoder, config.predictor
+
+    def positive_ints(section: object, names: tuple[str, ...], minimum: int = 1) -> None:
+        for name in names:
+            value = getattr(section, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise InputError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
+
+    positive_ints(config, ("vocab_size",))
+    positive_ints(enc, ("input_dim", "stack_frames", "stack_stride", "num_layers", "hidden_size", "groups"))
+    positive_ints(enc, ("proj_size", "output_dim"), 0)
+    positive_ints(pred, ("num_layers", "hidden_size", "embed_dim", "context_size", "groups"))
+    positive_ints(pred, ("proj_size",), 0)
+    positive_ints(config.joiner, ("dim",))
     if enc.cell not in CELL_TYPES or (pred.kind == "rnn" and pred.cell not in CELL_TYPES):
         raise InputError(f"{where}: unknown cell; choose from {', '.join(CELL_TYPES)}")
     if pred.kind not in ("rnn", "stateless"):
         raise InputError(f"{where}: predictor kind must be 'rnn' or 'stateless'")
-    for after, factor in enc.time_reduction:
-        if not 0 <= after <= enc.num_layers or factor < 1:
-            raise InputError(f"{where}: bad time_reduction entry [{after}, {factor}]")
-    if config.vocab_size < 1 or enc.num_layers < 1:
-        raise InputError(f"{where}: vocab_size and num_layers must be positive")
+    seen = set()
+    for entry in enc.time_reduction:
+        if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, int) for v in entry)):
+            raise InputError(f"{where}: time_reduction entries must be [after_layer, factor] integer pairs")
+        after, factor = entry
+        if not 0 <= after <= enc.num_layers or factor < 1 or after in seen:
+            raise InputError(f"{where}: bad time_reduction entry [{after}, {factor}] "
+                             f"(0 <= after_layer <= num_layers, factor >= 1, one entry per layer)")
+        seen.add(after)
+    for section, label in ((enc, "encoder"), (pred, "predictor")):
+        if section.cell == "grc" and (section is enc or pred.kind == "rnn"):
+            if section.groups < 6 or section.hidden_size % section.groups:
+                raise InputError(f"{where}: [{label}] grc needs groups >= 6 dividing hidden_size")
+        if section.cell == "sru" and section.proj_size and (section is enc or pred.kind == "rnn"):
+            raise InputError(f"{where}: [{label}] sru has no projection; set proj_size = 0")
+    if not 0.0 <= enc.dropout < 1.0 or not 0.0 <= pred.dropout < 1.0:
+        raise InputError(f"{where}: dropout must be in [0, 1)")
 
 
 def load_config(path: str | Path) -> ModelConfig:

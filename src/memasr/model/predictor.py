@@ -27,13 +27,17 @@ class Predictor(nn.Module):
         """Full names of the tensors used whole at every invocation (everything but the embedding)."""
         return param_names(self, [n for n, _ in self.named_parameters() if not n.startswith("embedding.")])
 
-    def _trace(self, tokens: Tensor, tracer: WeightTracer | None) -> None:
+    rows_per_call: int = 1  # embedding rows one invocation reads
+
+    def _trace(self, rows: Tensor, tracer: WeightTracer | None) -> None:
+        """``rows [B, U, rows_per_call]``: the embedding rows each (hypothesis, token) call reads."""
         if tracer is None:
             return
         embedding = f"{self.trace_name}.embedding.weight"
-        tracer.begin_pass("predictor", 0, tokens.numel())
-        for token in tokens.reshape(-1).tolist():  # one invocation per token per hypothesis
-            tracer.use(embedding, row=int(token))
+        tracer.begin_pass("predictor", 0, rows.shape[0] * rows.shape[1])
+        for call in rows.reshape(-1, rows.shape[-1]).tolist():  # one invocation per token per hypothesis
+            for row in call:
+                tracer.use(embedding, row=int(row))
             emit(tracer, self.dense_tensors())
 
 
@@ -73,7 +77,7 @@ class RNNPredictor(Predictor):
         """``tokens [B, U] -> (out [B, U, output_size], state)``."""
         if state is None:
             state = self.init_state(tokens.shape[0], tokens.device)
-        self._trace(tokens, tracer)
+        self._trace(tokens[..., None], tracer)
         x = self.embedding(tokens)
         new_state: list[Tensor] = []
         for cell, cell_state in zip(self.cells, self._split_state(state)):
@@ -93,6 +97,7 @@ class StatelessPredictor(Predictor):
     def __init__(self, config: PredictorConfig, num_classes: int) -> None:
         super().__init__()
         self.context_size = config.context_size
+        self.rows_per_call = config.context_size
         self.embedding = nn.Embedding(num_classes, config.embed_dim)
         self.conv = nn.Conv1d(config.embed_dim, config.embed_dim, config.context_size,
                               groups=config.embed_dim, bias=False) if config.context_size > 1 else None
@@ -106,8 +111,9 @@ class StatelessPredictor(Predictor):
         """``tokens [B, U] -> (out [B, U, embed_dim], state = last context_size - 1 tokens)``."""
         if state is None:
             state = self.init_state(tokens.shape[0], tokens.device)
-        self._trace(tokens, tracer)
         history = torch.cat([state[0], tokens], dim=1)  # [B, k-1+U]
+        if tracer is not None:  # each output position reads the embeddings of its k-token context
+            self._trace(history.unfold(1, self.context_size, 1), tracer)
         x = self.embedding(history)
         if self.conv is not None:
             x = self.conv(x.transpose(1, 2)).transpose(1, 2)  # [B, U, E]
