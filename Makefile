@@ -34,7 +34,9 @@ test: debs $(STAMP)
 	$(PY) -m pytest tests
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[peers]'
 	$(PY) benchmarks/paper_claims.py
+	$(PY) benchmarks/runtime.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
