@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from memasr.cli import main
-from memasr.commands.eval import char_score, evaluate_model
+from memasr.commands.eval import evaluate_model
+from memasr.evaluate import char_score
 from memasr.data.tokenizer import Tokenizer, normalize_text
 from memasr.model.checkpoint import save_pretrained
 from memasr.model.config import config_from_dict

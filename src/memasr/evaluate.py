@@ -24,6 +24,29 @@ from memasr.data.tokenizer import normalize_text
 from memasr.errors import InputError
 
 
+def _error_counts(refs: list[str], hyps: list[str], process: Callable, units: Callable[[str], int]
+                  ) -> tuple[int, int, int, int]:
+    """``(S, D, I, hits)`` of jiwer's ``process`` (words or characters) over the pairs; an
+    empty reference (which jiwer refuses) counts every hypothesis unit as an insertion."""
+    s = d = i = h = 0
+    pairs_r, pairs_h = [], []
+    for r, y in zip(refs, hyps):
+        if not r:
+            i += units(y)
+            continue
+        pairs_r.append(r)
+        pairs_h.append(y)
+    if pairs_r:
+        out = process(pairs_r, pairs_h)
+        s, d, i, h = out.substitutions, out.deletions, i + out.insertions, out.hits
+    return s, d, i, h
+
+
+def _rate(s: int, d: int, i: int, n: int) -> float:
+    errors = s + d + i
+    return errors / n if n else (0.0 if errors == 0 else float("inf"))
+
+
 def score(refs: Sequence[str], hyps: Sequence[str]) -> dict:
     """Corpus-level WER of ``hyps`` against ``refs`` (pairwise, same length).
 
@@ -34,23 +57,17 @@ def score(refs: Sequence[str], hyps: Sequence[str]) -> dict:
     refs, hyps = list(refs), list(hyps)
     if len(refs) != len(hyps):
         raise InputError(f"score: {len(refs)} references but {len(hyps)} hypotheses")
-    s = d = i = h = n = 0
-    pairs_r, pairs_h = [], []
-    for r, y in zip(refs, hyps):
-        r, y = normalize_text(r), normalize_text(y or "")
-        if not r:
-            # jiwer refuses empty references; all hypothesis words are insertions
-            i += len(y.split())
-            continue
-        pairs_r.append(r)
-        pairs_h.append(y)
-    if pairs_r:
-        out = jiwer.process_words(pairs_r, pairs_h)
-        s, d, i, h = out.substitutions, out.deletions, i + out.insertions, out.hits
-        n = s + d + h
-    errors = s + d + i
-    wer = errors / n if n else (0.0 if errors == 0 else float("inf"))
-    return {"wer": wer, "substitutions": s, "deletions": d, "insertions": i, "hits": h, "ref_words": n}
+    s, d, i, h = _error_counts([normalize_text(r) for r in refs], [normalize_text(y or "") for y in hyps],
+                               jiwer.process_words, lambda text: len(text.split()))
+    return {"wer": _rate(s, d, i, s + d + h), "substitutions": s, "deletions": d, "insertions": i, "hits": h,
+            "ref_words": s + d + h}
+
+
+def char_score(refs: Sequence[str], hyps: Sequence[str]) -> dict:
+    """Corpus-level CER of already normalized texts (spaces count as characters, as in jiwer)."""
+    s, d, i, h = _error_counts(list(refs), list(hyps), jiwer.process_characters, len)
+    return {"cer": _rate(s, d, i, s + d + h), "substitutions": s, "deletions": d, "insertions": i, "hits": h,
+            "ref_chars": s + d + h}
 
 
 def evaluate_transcriber(

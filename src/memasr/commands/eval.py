@@ -54,31 +54,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def char_score(refs: list[str], hyps: list[str]) -> dict:
-    """Corpus-level CER of normalized texts (spaces count as characters, as in jiwer).
-
-    An empty reference counts every hypothesis character as an insertion (jiwer refuses
-    empty references), mirroring :func:`memasr.evaluate.score` for words.
-    """
-    import jiwer
-
-    s = d = i = h = 0
-    pairs_r, pairs_h = [], []
-    for r, y in zip(refs, hyps):
-        if not r:
-            i += len(y)
-            continue
-        pairs_r.append(r)
-        pairs_h.append(y)
-    if pairs_r:
-        out = jiwer.process_characters(pairs_r, pairs_h)
-        s, d, i, h = out.substitutions, out.deletions, i + out.insertions, out.hits
-    n = s + d + h
-    errors = s + d + i
-    cer = errors / n if n else (0.0 if errors == 0 else float("inf"))
-    return {"cer": cer, "substitutions": s, "deletions": d, "insertions": i, "hits": h, "ref_chars": n}
-
-
 def _readable(items, cache: dict, bad: list[tuple[str, str]]):
     """Yield the items whose audio loads, keeping only the current clip in ``cache``
     (:func:`memasr.evaluate.evaluate_transcriber` reads it from there); unreadable ones are
@@ -102,7 +77,7 @@ def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: 
     """Score a model directory on a manifest; returns the summary dict that ``--json`` prints,
     plus ``rows`` (per utterance) and ``unreadable`` (a list of ``[path, reason]``)."""
     from memasr.decode.recognizer import Recognizer, RecognizerConfig
-    from memasr.evaluate import evaluate_transcriber, manifest_items, streaming_transcriber
+    from memasr.evaluate import char_score, evaluate_transcriber, manifest_items, streaming_transcriber
 
     if method not in METHODS:
         raise InputError(f"unknown decoding method {method!r}; choose from {', '.join(METHODS)}")
