@@ -16,31 +16,11 @@ from memasr.model.checkpoint import save_pretrained
 from memasr.model.config import config_from_dict
 from memasr.model.transducer import build_model
 
+from test_train import TINY  # the shared tiny training config
+
 SR = 16000
 TEXTS = ["the cat sat on the mat", "hello world", "a bird in the hand is worth two in the bush"]
 
-TINY = """
-name = "tiny"
-vocab_size = 40
-schedule = "chunk:4"
-
-[encoder]
-input_dim = 80
-stack_frames = 4
-stack_stride = 3
-cell = "lstm"
-num_layers = 1
-hidden_size = 32
-time_reduction = [[1, 2]]
-
-[predictor]
-kind = "stateless"
-embed_dim = 16
-context_size = 2
-
-[joiner]
-dim = 32
-"""
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,8 @@ class RNNPredictor(Predictor):
             cells.append(cell)
             dim = cell.output_size
         self.cells = nn.ModuleList(cells)
+        # state tensors per cell, counted once: the flat state is split on every call
+        self._state_counts = [len(c.init_state(1, torch.device("meta"))) for c in cells]
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else None
         self.output_size = dim
 
@@ -66,8 +68,7 @@ class RNNPredictor(Predictor):
 
     def _split_state(self, state: PredictorState) -> list[CellState]:
         out, offset = [], 0
-        for cell in self.cells:
-            n = len(cell.init_state(1, torch.device("meta")))
+        for n in self._state_counts:
             out.append(tuple(state[offset:offset + n]))
             offset += n
         return out
