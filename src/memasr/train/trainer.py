@@ -866,6 +866,12 @@ class Trainer:
 
     def close(self) -> None:
         if self._owns_pg and dist.is_initialized():
+            # all ranks reach teardown together: a rank that tears gloo down while its peer is
+            # still finishing rank-0 work (the final save) can abort the peer at exit
+            try:
+                dist.barrier()
+            except RuntimeError:
+                pass  # a peer already failed; its error is the one to report
             dist.destroy_process_group()
 
 
