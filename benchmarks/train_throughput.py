@@ -1,6 +1,6 @@
 """Training speed and convergence of memasr on this machine; writes docs/results/training.md.
 
-Three parts (``--parts a,b,c``; default all):
+Four parts (``--parts a,b,c,d``; default a,b,c):
 
 (a) throughput: audio-seconds trained per wall-second for small-baseline and small-optimized,
     side by side: the same manifest, seed, batch budget (``--batch-frames``), thread count and
@@ -19,6 +19,10 @@ Three parts (``--parts a,b,c``; default all):
     (first ``--limit`` utterances, voices never drawn for training) with streaming greedy decoding
     via ``memasr eval``'s code. Scoring and per-segment start-up are not counted as training time.
     Plot: ``--plot`` (default docs/results/training_convergence.png).
+(d) long runs: dev WER against training minutes read from finished ``memasr train`` output
+    folders (``--run LABEL=DIR``, repeatable; each DIR's dev.csv, train.csv and the command
+    recorded in its log, ``--run-command LABEL=TEXT``). Nothing is trained here: part (d)
+    reports runs that took hours. Plot: ``--runs-plot`` (default docs/results/training_runs.png).
 
 Results of each part are kept in a JSON file beside the report (``training.json``), so parts can
 be run separately and the report always shows the latest result of each, with its own command.
@@ -26,6 +30,8 @@ be run separately and the report always shows the latest result of each, with it
     .venv/bin/python benchmarks/train_throughput.py                      # all parts (c: 2 x 10 min)
     .venv/bin/python benchmarks/train_throughput.py --parts a,b --threads 1
     .venv/bin/python benchmarks/train_throughput.py --parts c --minutes 10 --limit 100
+    .venv/bin/python benchmarks/train_throughput.py --parts d --run small-baseline=runs/small-baseline \
+        --run small-optimized=runs/small-optimized
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "results" / "training.md"
 DEFAULT_PLOT = ROOT / "docs" / "results" / "training_convergence.png"
+DEFAULT_RUNS_PLOT = ROOT / "docs" / "results" / "training_runs.png"
 DEFAULT_TRAIN = ROOT / "data" / "corpus" / "train.jsonl"
 DEFAULT_TEST = ROOT / "data" / "corpus" / "test.jsonl"
 PRESETS = ("small-baseline", "small-optimized")
@@ -263,6 +270,60 @@ def _plot(curves: dict, path: Path, args) -> None:
     plt.close(fig)
 
 
+# ---- (d) long runs -------------------------------------------------------------------------------
+
+def _label_value(spec: str, flag: str) -> tuple[str, str]:
+    label, sep, value = spec.partition("=")
+    if not sep or not label or not value:
+        raise SystemExit(f"train_throughput: error: {flag} takes LABEL=VALUE, got {spec!r}")
+    return label, value
+
+
+def part_d(args) -> dict:
+    commands = dict(_label_value(c, "--run-command") for c in args.run_command)
+    runs = {}
+    for spec in args.run:
+        label, folder = _label_value(spec, "--run")
+        folder = Path(folder)
+        dev_csv, train_csv = folder / "dev.csv", folder / "train.csv"
+        if not dev_csv.is_file() or not train_csv.is_file():
+            raise SystemExit(f"train_throughput: error: {folder} has no dev.csv/train.csv (not a memasr train folder)")
+        train = _csv_rows(train_csv)
+        points = [{"step": int(r["step"]), "minutes": float(r["elapsed_s"]) / 60, "wer": float(r["dev_wer"]),
+                   "dev_loss": float(r["dev_loss"]), "audio_hours": float(r["audio_hours_total"])}
+                  for r in _csv_rows(dev_csv)]
+        last = train[-1] if train else {}
+        runs[label] = {"folder": _rel(folder), "points": points, "command": commands.get(label),
+                       "steps": int(last.get("step", 0)), "minutes": float(last.get("elapsed_s", 0)) / 60,
+                       "audio_hours": float(last.get("audio_hours_total", 0)),
+                       "best_wer": min((p["wer"] for p in points), default=None)}
+    if not runs:
+        raise SystemExit("train_throughput: error: --parts d needs at least one --run LABEL=DIR")
+    _plot_runs(runs, Path(args.runs_plot))
+    return {"command": command_line(), "runs": runs, "plot": str(args.runs_plot)}
+
+
+def _plot_runs(runs: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, run in runs.items():
+        pts = run["points"]
+        ax.plot([p["minutes"] for p in pts], [100 * p["wer"] for p in pts], marker="o", markersize=3, label=label)
+    ax.set_xlabel("training wall-clock minutes")
+    ax.set_ylabel("dev greedy WER (%)")
+    ax.set_title("Long runs: dev WER against training time")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 # ---- report --------------------------------------------------------------------------------------
 
 def _machine_line(m: dict) -> str:
@@ -334,13 +395,36 @@ def render(results: dict, md_path: Path) -> str:
                              f"{100 * p['wer']:.1f} | {100 * p['cer']:.1f} |")
     else:
         lines.append("Not run yet (`--parts c`; about 2 x `--minutes` of training plus scoring).")
+    d = results.get("d")
+    lines += ["", "## (d) Long runs: dev WER against training minutes", ""]
+    if d:
+        try:
+            rel = os.path.relpath(Path(d["plot"]), md_path.parent)
+        except ValueError:
+            rel = d["plot"]
+        lines += [f"Command: `{d['command']}`", "",
+                  "Read from finished `memasr train` folders (nothing is trained by this part): greedy WER on the "
+                  "dev utterances the run evaluated (training voices, held-out sentences) at each evaluation.", "",
+                  f"![runs]({rel})", "",
+                  "| run | steps | minutes | audio hours seen | best dev WER % | minutes / step / dev WER % |",
+                  "|---|---:|---:|---:|---:|---|"]
+        for label, run in d["runs"].items():
+            curve = ", ".join(f"{p['minutes']:.0f} / {p['step']} / {100 * p['wer']:.1f}" for p in run["points"])
+            best = "n/a" if run["best_wer"] is None else f"{100 * run['best_wer']:.1f}"
+            lines.append(f"| {label} (`{run['folder']}`) | {run['steps']} | {run['minutes']:.0f} | "
+                         f"{run['audio_hours']:.1f} | {best} | {curve} |")
+        commands = [(label, run["command"]) for label, run in d["runs"].items() if run.get("command")]
+        if commands:
+            lines += ["", "Training commands:", ""] + [f"- {label}: `{cmd}`" for label, cmd in commands]
+    else:
+        lines.append("Not run yet (`--parts d --run LABEL=DIR ...`).")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--parts", default="a,b,c", help="comma-separated parts to run: a, b, c (default all)")
+    p.add_argument("--parts", default="a,b,c", help="comma-separated parts to run: a, b, c, d (default a,b,c)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="report path (default docs/results/training.md)")
     p.add_argument("--threads", type=int, help="torch threads (default: the trainer's default, all cores)")
     p.add_argument("--work", help="folder for the runs (default: a temporary folder, removed at the end)")
@@ -364,14 +448,19 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--warmup", type=int, default=200, help="warmup steps (default 200)")
     c.add_argument("--synth-engines", help="comma-separated TTS engines (default: all installed)")
     c.add_argument("--plot", default=str(DEFAULT_PLOT), help="plot path (default docs/results/training_convergence.png)")
+    d = p.add_argument_group("(d) long runs")
+    d.add_argument("--run", action="append", default=[], metavar="LABEL=DIR", help="a memasr train output folder")
+    d.add_argument("--run-command", action="append", default=[], metavar="LABEL=TEXT",
+                   help="the command that trained run LABEL (shown in the report)")
+    d.add_argument("--runs-plot", default=str(DEFAULT_RUNS_PLOT), help="plot path (default docs/results/training_runs.png)")
     p.add_argument("--batch-frames", type=int, default=3000,
                    help="padded 10 ms frames per batch, parts a and c (default 3000 = 30 s)")
     p.add_argument("--num-workers", type=int,
                    help="data-loader workers (default: 0 in part a, the trainer's default, 1 on CPU, in part c)")
     args = p.parse_args(argv)
     parts = {x.strip() for x in args.parts.split(",") if x.strip()}
-    if not parts or parts - {"a", "b", "c"}:
-        p.error("--parts takes a comma-separated subset of a, b, c")
+    if not parts or parts - {"a", "b", "c", "d"}:
+        p.error("--parts takes a comma-separated subset of a, b, c, d")
     if args.threads:
         import torch
 
@@ -388,8 +477,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["a"] = part_a(args, work)
             elif part == "b":
                 results["b"] = part_b(args)
-            else:
+            elif part == "c":
                 results["c"] = part_c(args, work)
+            else:
+                results["d"] = part_d(args)
             results[part]["wall_s"] = round(time.perf_counter() - started, 1)
             out.parent.mkdir(parents=True, exist_ok=True)
             store.write_text(json.dumps(results, indent=1) + "\n")

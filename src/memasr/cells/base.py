@@ -66,7 +66,12 @@ class RecurrentCell(nn.Module):
         return torch.stack(outputs, dim=1), state
 
     def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
-        """Whole-sequence run: ``x [B, T, input_size] -> (y [B, T, output_size], state)``."""
+        """Whole-sequence run: ``x [B, T, input_size] -> (y [B, T, output_size], state)``.
+
+        Computes exactly the three parts in order; a cell may override it with a
+        fused kernel for training (nothing is traced there), but the streaming
+        runtime always calls the parts one by one.
+        """
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         y, state = self.run_steps(self.project_inputs(x), state)

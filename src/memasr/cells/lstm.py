@@ -5,6 +5,8 @@ fused LSTM operator, and so the input matrix can be applied to a whole chunk.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor, nn
 
@@ -68,6 +70,24 @@ class LSTMCell(_GatedLSTMBase):
     """Standard LSTM (gates i, f, g, o), optionally with projection (LSTMP)."""
 
     num_gates = 4
+
+    def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
+        """Whole sequence; in training mode through ATen's LSTM kernel (same gate order,
+        same math, ~3x faster backward on CPU than a Python loop of steps). Eval and
+        export keep the plain ops so ONNX sees no fused LSTM-with-projection."""
+        if not self.training or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            return super().forward(x, state)
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        h, c = state
+        weights = [self.w_x.weight, self.w_h.weight, self.w_x.bias, torch.zeros_like(self.w_x.bias)]
+        if self.w_proj is not None:
+            weights.append(self.w_proj.weight)
+        with warnings.catch_warnings():  # ATen notes that LSTMP skips oneDNN; that is expected
+            warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
+            y, h_n, c_n = torch.lstm(x, (h.unsqueeze(0), c.unsqueeze(0)), weights, True, 1, 0.0,
+                                     True, False, True)
+        return y, (h_n.squeeze(0), c_n.squeeze(0))
 
     def _cell_update(self, gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         i, f, g, o = gates.chunk(4, dim=-1)

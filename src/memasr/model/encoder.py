@@ -63,16 +63,16 @@ class EncoderLayer(nn.Module):
 
     def forward(self, x: Tensor, state: CellState, tracer: WeightTracer | None = None) -> tuple[Tensor, CellState]:
         """Layer-major pass over a chunk: ``x [B, N, I] -> (y [B, N, O], state)``."""
-        groups = self.tensor_groups() if tracer is not None else None
-        if tracer is not None:
+        if tracer is None:
+            y, state = self.cell(x, state)  # same function; the cell may use a fused kernel
+        else:
+            groups = self.tensor_groups()
             tracer.begin_pass("encoder", self.layer_index, x.shape[1])
             emit(tracer, groups["input"])
-        u = self.cell.project_inputs(x)
-        on_step = (lambda: emit(tracer, groups["recurrent"])) if tracer is not None else None
-        y, state = self.cell.run_steps(u, state, on_step)
-        if tracer is not None:
+            u = self.cell.project_inputs(x)
+            y, state = self.cell.run_steps(u, state, lambda: emit(tracer, groups["recurrent"]))
             emit(tracer, groups["output"])
-        y = self.cell.project_outputs(y)
+            y = self.cell.project_outputs(y)
         if self.norm is not None:
             y = self.norm(y)
         if self.dropout is not None:
