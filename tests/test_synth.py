@@ -262,3 +262,24 @@ def test_on_the_fly_dataset_in_dataloader_workers() -> None:
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)
     got = [(ex["text"], ex["voice"]) for ex in loader]
     assert got == [(ds.spec(i).text, ds.spec(i).voice) for i in range(4)]
+
+
+def test_text_pool_from_a_file_named_by_the_environment(tmp_path, monkeypatch) -> None:
+    """MEMASR_TEXT_POOL replaces the Debian sources (GPU machines without them), sha-pinned."""
+    import gzip
+    import hashlib
+
+
+    data = b"the first sentence here\nand a second one\n\n"
+    pool_file = tmp_path / "pool.txt.gz"
+    pool_file.write_bytes(gzip.compress(data))
+    monkeypatch.setenv("MEMASR_TEXT_POOL", str(pool_file))
+    monkeypatch.setenv("MEMASR_TEXT_POOL_SHA256", hashlib.sha256(data).hexdigest())  # of the text
+    assert text.load_text_pool() == ["the first sentence here", "and a second one"]
+    monkeypatch.setenv("MEMASR_TEXT_POOL_SHA256", "0" * 64)
+    with pytest.raises(InputError, match="does not match"):
+        text.load_text_pool()
+    monkeypatch.delenv("MEMASR_TEXT_POOL_SHA256")
+    monkeypatch.setenv("MEMASR_TEXT_POOL", str(tmp_path / "missing.txt"))
+    with pytest.raises(InputError, match="cannot read"):
+        text.load_text_pool()

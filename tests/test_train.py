@@ -269,3 +269,19 @@ def test_synth_source_trains(corpus, tmp_path):
     assert result.steps == 2 and result.audio_hours > 0
     model, tok = load_pretrained(out / "final")
     assert tok is not None and model.config.vocab_size == tok.vocab_size
+
+
+def test_best_by_wer_breaks_ties_on_dev_loss():
+    """Early evaluations often tie at 100% WER: the lower dev loss must then win."""
+    from types import SimpleNamespace
+
+    from memasr.train.trainer import Trainer
+
+    saved = []
+    fake = SimpleNamespace(opts=SimpleNamespace(best_metric="wer"), best=None, step=0,
+                           save_model=lambda name, meta: saved.append(fake.step))
+    for step, wer, loss in [(1, 1.0, 3.0), (2, 1.0, 2.5), (3, 1.0, 2.7), (4, 0.9, 2.9), (5, 0.9, 3.5)]:
+        fake.step = step
+        Trainer._maybe_best(fake, {"dev_wer": wer, "dev_loss": loss}, None)
+    assert saved == [1, 2, 4]
+    assert fake.best["step"] == 4 and fake.best["value"] == 0.9

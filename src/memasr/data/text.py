@@ -6,6 +6,11 @@ what a small character/BPE vocabulary can spell and a TTS engine reads
 unambiguously: lower-case letters, apostrophes and single spaces, 3-20 words.
 The cleaned pool is cached under ``~/.cache/memasr/`` because parsing the
 sources takes a few seconds and every data-loader worker needs the pool.
+
+Where the Debian packages cannot be installed (a rented GPU machine without
+network), ``MEMASR_TEXT_POOL`` names a file holding a pool built elsewhere, one
+sentence per line (``.gz`` allowed), and ``MEMASR_TEXT_POOL_SHA256`` optionally
+pins its digest so a run provably uses the same sentences.
 """
 from __future__ import annotations
 
@@ -177,6 +182,30 @@ def build_text_pool(sources: Sequence[str]) -> list[str]:
     return pool
 
 
+POOL_FILE_ENV = "MEMASR_TEXT_POOL"
+POOL_SHA_ENV = "MEMASR_TEXT_POOL_SHA256"
+
+
+def read_pool_file(path: str | os.PathLike[str], sha256: str | None = None) -> list[str]:
+    """A pool saved elsewhere (one sentence per line, gzip if ``.gz``), checked against ``sha256``
+    of its (decompressed) text bytes, so re-compressing the file does not change the digest."""
+    import gzip
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
+        text = data.decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
+        raise InputError(f"{POOL_FILE_ENV}={path}: cannot read the text pool ({exc})") from None
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256.strip().lower():
+        raise InputError(f"{POOL_FILE_ENV}={path} does not match {POOL_SHA_ENV}")
+    pool = [line for line in text.splitlines() if line.strip()]
+    if not pool:
+        raise InputError(f"{POOL_FILE_ENV}={path} holds no sentences")
+    return pool
+
+
 def load_text_pool(
     sources: Sequence[str] = SOURCES,
     *,
@@ -186,11 +215,16 @@ def load_text_pool(
 ) -> list[str]:
     """Return the cleaned, deduplicated sentence pool (deterministic order).
 
+    ``MEMASR_TEXT_POOL`` (see the module docstring) overrides the sources.
+
     A source whose Debian package is absent raises :class:`InputError` naming the
     package; with ``allow_missing`` it is skipped with a warning (at least one
     source must remain). The result is cached in ``cache_dir`` (default
     ``~/.cache/memasr``) keyed by the sources and their files' size/mtime.
     """
+    pool_file = os.environ.get(POOL_FILE_ENV)
+    if pool_file:
+        return read_pool_file(pool_file, os.environ.get(POOL_SHA_ENV) or None)
     unknown = [s for s in sources if s not in _SOURCES]
     if unknown:
         raise InputError(f"unknown text source(s) {', '.join(unknown)}; choose from {', '.join(SOURCES)}")

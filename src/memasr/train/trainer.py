@@ -697,15 +697,24 @@ class Trainer:
         return save_pretrained(self.model, self.out / name, self.out / MODEL_FILENAME, self._meta(extra))
 
     def _maybe_best(self, dev: dict | None, train_loss: float | None) -> None:
+        tiebreak = None
         if dev is not None:
             metric = "dev_wer" if self.opts.best_metric == "wer" else "dev_loss"
             value = dev[metric]
+            if metric == "dev_wer":  # early on many evaluations tie (often at 100%): loss decides
+                tiebreak = dev["dev_loss"]
         elif train_loss is not None:
             metric, value = "train_loss", train_loss
         else:
             return
-        if self.best is None or self.best.get("metric") != metric or value < self.best["value"]:
+        old = self.best
+        better = (old is None or old.get("metric") != metric or value < old["value"]
+                  or (value == old["value"] and tiebreak is not None
+                      and tiebreak < old.get("tiebreak", float("inf"))))
+        if better:
             self.best = {"metric": metric, "value": value, "step": self.step}
+            if tiebreak is not None:
+                self.best["tiebreak"] = tiebreak
             self.save_model("best", {"best": self.best, **(dev or {})})
 
     # ---- main loop ----------------------------------------------------------------------
