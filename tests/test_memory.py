@@ -128,3 +128,17 @@ def test_trace_agrees_when_activations_spill(schedule):
     assert sum(report.analytic.traffic.spill_bytes_per_s.values()) > 0
     assert abs(report.agreement - 1.0) <= 0.05, report.agreement
     assert report.belady_offchip_bytes_per_s <= report.traced_offchip_bytes_per_s * 1.0001
+
+
+def test_recorder_stores_events_compactly_and_replays_them_in_order():
+    rec = TraceRecorder()
+    rec.begin_pass("encoder", 1, 8)
+    rec.use("enc.w")
+    rec.begin_pass("predictor", 0, 2)
+    rec.use("pred.embedding.weight", row=5)
+    rec.use("pred.embedding.weight", row=0)
+    assert list(rec.events) == [(0, ("encoder", 1), 8, "encoder"), (1, "enc.w", None),
+                                (0, ("decoder", 0), 2, "predictor"),
+                                (1, "pred.embedding.weight", 5), (1, "pred.embedding.weight", 0)]
+    assert len(rec) == 5 and rec.uses() == 3 and rec.nbytes == 5 * 32
+    assert rec.predictor_calls == 2

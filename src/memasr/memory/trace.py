@@ -9,7 +9,9 @@ heuristic, since exact optimal caching with sizes is NP-hard).
 """
 from __future__ import annotations
 
+from array import array
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from memasr.memory.hardware import HardwareProfile
@@ -22,27 +24,60 @@ PASS, USE = 0, 1
 
 @dataclass
 class TraceRecorder:
-    """Implements :class:`memasr.model.tracing.WeightTracer`; events are kept in order."""
+    """Implements :class:`memasr.model.tracing.WeightTracer`; events are kept in order.
 
-    events: list[tuple] = field(default_factory=list)
+    Events are stored compactly (four int64 per event in an ``array``, names interned), about
+    32 bytes each instead of ~120 for Python tuples: a frame-schedule model records ~700 events
+    per audio second, so an hour-long file takes ~80 MB rather than ~300 MB.
+    """
+
     predictor_calls: int = 0
     joiner_calls: int = 0
     encoder_out_frames: int = 0
     tokens: int = 0
+    _data: array = field(default_factory=lambda: array("q"), repr=False)
+    _keys: list = field(default_factory=list, repr=False)
+    _key_ids: dict = field(default_factory=dict, repr=False)
+
+    def _intern(self, key) -> int:
+        index = self._key_ids.get(key)
+        if index is None:
+            index = self._key_ids[key] = len(self._keys)
+            self._keys.append(key)
+        return index
 
     def begin_pass(self, component: str, layer: int, steps: int) -> None:
         key = ("encoder", layer) if component == "encoder" else DECODER_PASS
-        self.events.append((PASS, key, steps, component))
+        self._data.extend((PASS, self._intern(key), steps, self._intern(component)))
         if component == "predictor":
             self.predictor_calls += steps
         elif component == "joiner":
             self.joiner_calls += steps
 
     def use(self, tensor: str, row: int | None = None) -> None:
-        self.events.append((USE, tensor, row))
+        self._data.extend((USE, self._intern(tensor), -1 if row is None else row, 0))
+
+    @property
+    def events(self) -> Iterator[tuple]:
+        """``(PASS, pass_key, steps, component)`` and ``(USE, tensor, row or None)`` in order."""
+        keys, data = self._keys, self._data
+        for i in range(0, len(data), 4):
+            if data[i] == PASS:
+                yield (PASS, keys[data[i + 1]], data[i + 2], keys[data[i + 3]])
+            else:
+                row = data[i + 2]
+                yield (USE, keys[data[i + 1]], None if row < 0 else row)
+
+    def __len__(self) -> int:
+        return len(self._data) // 4
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the event array (names not counted: one copy each)."""
+        return self._data.itemsize * len(self._data)
 
     def uses(self) -> int:
-        return sum(1 for e in self.events if e[0] == USE)
+        return sum(1 for kind in self._data[0::4] if kind == USE)
 
     def operating_point(self, audio_seconds: float, beam: int = 1) -> OperatingPoint:
         """Measured decoding activity, to feed the analytic model the same operating point."""
@@ -69,15 +104,23 @@ def _sizes(workload: Workload, profile: HardwareProfile) -> dict[str, tuple[floa
     return {t.name: (t.numel * scale, t.rows) for t in workload.tensors}
 
 
-def simulate(events: list[tuple], workload: Workload, profile: HardwareProfile, schedule: Schedule,
+def simulate(events: Iterable[tuple], workload: Workload, profile: HardwareProfile, schedule: Schedule,
              pinned: set[str], policy: str = "lru", op: OperatingPoint | None = None) -> SimulationResult:
-    """Replay ``events`` at the profile's capacity; returns off-chip bytes for the whole trace."""
+    """Replay ``events`` at the profile's capacity; returns off-chip bytes for the whole trace.
+
+    LRU runs online in one pass over the events (memory bounded by the number of tensors);
+    Belady needs the future, so it collects the non-pinned uses first.
+    """
+    if policy not in ("lru", "belady"):
+        raise ValueError(f"unknown policy {policy!r}")
     sizes = _sizes(workload, profile)
     pinned_bytes = sum(sizes[n][0] for n in pinned)
     scratch = max(0.0, profile.onchip_bytes - pinned_bytes)
     needs = pass_activation_bytes(workload, profile, schedule, op or OperatingPoint())
-    uses = []  # (key, size, pass_key) for non-pinned uses, plus spill accounting
-    spill = 0.0
+    capacity = {key: max(0.0, scratch - need) for key, need in needs.items()}
+    lru = _LRU()
+    uses = []  # Belady only: (key, size, pass_key) of every non-pinned use
+    spill, count = 0.0, 0
     current = ("encoder", 0)
     for event in events:
         if event[0] == PASS:
@@ -96,38 +139,40 @@ def simulate(events: list[tuple], workload: Workload, profile: HardwareProfile, 
         if name in pinned:
             continue
         size, rows = sizes[name]
-        if row is not None:
-            uses.append(((name, row), size / rows, current))
+        key, size = ((name, row), size / rows) if row is not None else (name, size)
+        count += 1
+        if policy == "lru":
+            lru.access(key, size, capacity.get(current, scratch))
         else:
-            uses.append((name, size, current))
-    capacity = {key: max(0.0, scratch - need) for key, need in needs.items()}
+            uses.append((key, size, current))
     if policy == "lru":
-        weight, misses = _lru(uses, capacity, scratch)
-    elif policy == "belady":
-        weight, misses = _belady(uses, max(capacity.values(), default=scratch))
+        weight, misses = lru.fetched, lru.misses
     else:
-        raise ValueError(f"unknown policy {policy!r}")
-    return SimulationResult(policy, weight, spill, misses, len(uses) - misses)
+        weight, misses = _belady(uses, max(capacity.values(), default=scratch))
+    return SimulationResult(policy, weight, spill, misses, count - misses)
 
 
-def _lru(uses: list[tuple], capacity: dict, default_capacity: float) -> tuple[float, int]:
-    cache: OrderedDict = OrderedDict()
-    held = 0.0
-    fetched, misses = 0.0, 0
-    for key, size, pass_key in uses:
-        cap = capacity.get(pass_key, default_capacity)
-        if key in cache:
-            cache.move_to_end(key)
+class _LRU:
+    """Byte-capacity LRU whose capacity may change per access (the pass's activations vary)."""
+
+    def __init__(self) -> None:
+        self.cache: OrderedDict = OrderedDict()
+        self.held = 0.0
+        self.fetched = 0.0
+        self.misses = 0
+
+    def access(self, key, size: float, capacity: float) -> None:
+        if key in self.cache:
+            self.cache.move_to_end(key)
         else:
-            fetched += size
-            misses += 1
-            if size <= cap:
-                cache[key] = size
-                held += size
-        while held > cap and cache:  # the pass's activations may have shrunk the space
-            _, evicted = cache.popitem(last=False)
-            held -= evicted
-    return fetched, misses
+            self.fetched += size
+            self.misses += 1
+            if size <= capacity:
+                self.cache[key] = size
+                self.held += size
+        while self.held > capacity and self.cache:  # the pass's activations may have shrunk the space
+            _, evicted = self.cache.popitem(last=False)
+            self.held -= evicted
 
 
 def _belady(uses: list[tuple], capacity: float) -> tuple[float, int]:
