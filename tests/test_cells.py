@@ -94,18 +94,30 @@ def test_unknown_cell():
         build_cell("gru", 3, 4)
 
 
-@pytest.mark.parametrize("proj", [0, 6])
-def test_lstm_fused_training_path_matches_step_ops(proj):
-    """Training mode runs ATen's LSTM kernel; eval mode the plain step ops: same function."""
-    cell = _cell("lstm", proj)
-    x = torch.randn(3, 9, 5, dtype=torch.double)
-    state = tuple(torch.randn_like(s) for s in cell.init_state(3, dtype=torch.double))
+@pytest.mark.parametrize("kind,proj", [("lstm", 0), ("lstm", 6), ("grc", 0), ("grc", 6)])
+def test_fused_training_path_matches_step_ops(kind, proj):
+    """Training mode runs a fused sequence kernel (ATen's LSTM; GRC's hand-written backward),
+    eval mode the plain step ops: the same function, values and gradients."""
+    cell = _cell(kind, proj)
+    x = torch.randn(3, 9, 5, dtype=torch.double, requires_grad=True)
+    state = tuple(torch.randn_like(s).requires_grad_() for s in cell.init_state(3, dtype=torch.double))
     results = []
     for training in (True, False):
         cell.train(training)
         y, (h, c) = cell(x, state)
-        grads = torch.autograd.grad(y.pow(2).sum() + c.sum(), list(cell.parameters()))
+        grads = torch.autograd.grad(y.pow(2).sum() + c.sum() + h.sum(), [*cell.parameters(), x, *state])
         results.append((y, h, c, grads))
     (y1, h1, c1, g1), (y2, h2, c2, g2) = results
     for a, b in [(y1, y2), (h1, h2), (c1, c2), *zip(g1, g2)]:
         assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_grc_fused_path_trains_under_autocast():
+    """Mixed precision: the fused recurrence runs at the weights' precision, gradients are finite."""
+    torch.manual_seed(0)
+    cell = build_cell("grc", 20, 32, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, (h, c) = cell(torch.randn(2, 5, 20))
+    (y.float().sum() + c.sum()).backward()
+    assert c.dtype == torch.float32 and cell.r.grad.dtype == torch.float32
+    assert all(torch.isfinite(p.grad).all() for p in cell.parameters())

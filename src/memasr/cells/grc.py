@@ -62,6 +62,27 @@ class GRCCell(RecurrentCell):
     def project_inputs(self, x: Tensor) -> Tensor:
         return self.w_x(x)
 
+    def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
+        """Whole sequence; in training mode through :class:`_GroupedRecurrence` (same math,
+        a hand-written backward pass). Eval, streaming and export use the plain step ops."""
+        if (not self.training or x.shape[1] == 0 or torch.jit.is_tracing()
+                or torch.onnx.is_in_onnx_export()):
+            return super().forward(x, state)
+        batch, steps = x.shape[:2]
+        if state is None:
+            state = self.init_state(batch, x.device, x.dtype)
+        h, c = state
+        groups, block = self.groups, self.hidden_size // self.groups
+        u = self.project_inputs(x).view(batch, steps, 3, groups, block)
+        u = u.permute(1, 3, 0, 2, 4).reshape(steps, groups, batch, 3 * block)  # [T, g, B, 3b]
+        dtype = self.r.dtype  # the recurrence runs at the weights' precision, also under AMP
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            h_all, c_last = _GroupedRecurrence.apply(
+                u.to(dtype), h.view(batch, groups, block).transpose(0, 1).to(dtype),
+                c.view(batch, groups, block).transpose(0, 1).to(dtype), self.r)
+        y = h_all.permute(2, 0, 1, 3).reshape(batch, steps, self.hidden_size)
+        return self.project_outputs(y), (y[:, -1], c_last.transpose(0, 1).reshape(batch, self.hidden_size))
+
     def _grouped_recurrence(self, h: Tensor) -> Tensor:
         """``h [B, H] -> [B, 3H]`` laid out as ``[z | f | o]`` like ``u``."""
         batch = h.shape[0]
@@ -84,3 +105,60 @@ class GRCCell(RecurrentCell):
 
     def recurrent_parameter_names(self) -> set[str]:
         return {"r"}
+
+
+class _GroupedRecurrence(torch.autograd.Function):
+    """The GRC recurrence over a whole sequence with a hand-written backward pass.
+
+    Autograd through the per-step ops records ~20 nodes per step (reshapes, a grouped
+    matmul, gates); this keeps gates in the matmul's own ``[g, B, .]`` layout, stores them
+    once per step and runs one loop backwards, with ``dR`` as a single batched matmul.
+    Shapes: ``u [T, g, B, 3b]`` (pre-activations from ``W_x``, gate-major inside each group),
+    ``h0, c0 [g, B, b]``, ``r [g, b, 3b]`` -> ``h [T, g, B, b]``, ``c_T [g, B, b]``.
+    """
+
+    @staticmethod
+    def forward(ctx, u: Tensor, h0: Tensor, c0: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
+        steps, block = u.shape[0], r.shape[1]
+        h_all = u.new_empty(u.shape[:-1] + (block,))
+        c_all = torch.empty_like(h_all)
+        gates = torch.empty_like(u)  # z, f, o after their nonlinearities
+        h, c = h0, c0
+        for t in range(steps):
+            a = torch.baddbmm(u[t], h, r)
+            z = torch.tanh(a[..., :block])
+            fo = torch.sigmoid(a[..., block:])
+            f, o = fo[..., :block], fo[..., block:]
+            c = torch.addcmul(f * c, 1.0 - f, z)
+            h = o * torch.tanh(c)
+            gates[t, ..., :block] = z
+            gates[t, ..., block:] = fo
+            h_all[t] = h
+            c_all[t] = c
+        ctx.save_for_backward(h0, c0, r, h_all, c_all, gates)
+        return h_all, c
+
+    @staticmethod
+    def backward(ctx, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        h0, c0, r, h_all, c_all, gates = ctx.saved_tensors
+        steps, block = h_all.shape[0], r.shape[1]
+        grad_a = torch.empty_like(gates)
+        r_t = r.transpose(1, 2)
+        dh_next = torch.zeros_like(h0)
+        dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
+        for t in range(steps - 1, -1, -1):
+            z, f, o = gates[t, ..., :block], gates[t, ..., block:2 * block], gates[t, ..., 2 * block:]
+            c_prev = c_all[t - 1] if t > 0 else c0
+            tanh_c = torch.tanh(c_all[t])
+            dh = dh_next if grad_h is None else grad_h[t] + dh_next
+            dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+            grad_a[t, ..., :block] = dc * (1.0 - f) * (1.0 - z * z)
+            grad_a[t, ..., block:2 * block] = dc * (c_prev - z) * f * (1.0 - f)
+            grad_a[t, ..., 2 * block:] = dh * tanh_c * o * (1.0 - o)
+            dc = dc * f
+            dh_next = torch.bmm(grad_a[t], r_t)
+        h_prev = torch.cat([h0.unsqueeze(0), h_all[:-1]], dim=0)  # [T, g, B, b]
+        groups = r.shape[0]
+        grad_r = torch.bmm(h_prev.permute(1, 3, 0, 2).reshape(groups, block, -1),
+                           grad_a.permute(1, 0, 2, 3).reshape(groups, -1, 3 * block))
+        return grad_a, dh_next, dc, grad_r
