@@ -279,6 +279,34 @@ def _label_value(spec: str, flag: str) -> tuple[str, str]:
     return label, value
 
 
+def _cumulative_minutes(train: list[dict], dev: list[dict]) -> tuple[list[float], list[float]]:
+    """Wall minutes since the run's first start for train and dev rows.
+
+    ``elapsed_s`` restarts at 0 in every resumed invocation: each restart (a drop in train.csv)
+    opens a segment that is offset by the time of the segments before it. Dev rows take the
+    offset of the segment holding their step, or the next one when their own clock drops.
+    """
+    offsets, starts, train_minutes = [0.0], [int(train[0]["step"]) if train else 0], []
+    previous = 0.0
+    for row in train:
+        elapsed = float(row["elapsed_s"])
+        if elapsed < previous:  # a resumed invocation
+            offsets.append(offsets[-1] + previous)
+            starts.append(int(row["step"]))
+        previous = elapsed
+        train_minutes.append((offsets[-1] + elapsed) / 60)
+    dev_minutes, segment, previous = [], 0, 0.0
+    for row in dev:
+        elapsed, step = float(row["elapsed_s"]), int(row["step"])
+        while segment + 1 < len(starts) and (starts[segment + 1] <= step or elapsed < previous):
+            segment += 1
+            if elapsed < previous:
+                previous = elapsed  # one clock drop moves one segment on
+        previous = elapsed
+        dev_minutes.append((offsets[segment] + elapsed) / 60)
+    return train_minutes, dev_minutes
+
+
 def part_d(args) -> dict:
     commands = dict(_label_value(c, "--run-command") for c in args.run_command)
     runs = {}
@@ -289,12 +317,14 @@ def part_d(args) -> dict:
         if not dev_csv.is_file() or not train_csv.is_file():
             raise SystemExit(f"train_throughput: error: {folder} has no dev.csv/train.csv (not a memasr train folder)")
         train = _csv_rows(train_csv)
-        points = [{"step": int(r["step"]), "minutes": float(r["elapsed_s"]) / 60, "wer": float(r["dev_wer"]),
+        dev = _csv_rows(dev_csv)
+        train_minutes, dev_minutes = _cumulative_minutes(train, dev)
+        points = [{"step": int(r["step"]), "minutes": m, "wer": float(r["dev_wer"]),
                    "dev_loss": float(r["dev_loss"]), "audio_hours": float(r["audio_hours_total"])}
-                  for r in _csv_rows(dev_csv)]
+                  for r, m in zip(dev, dev_minutes)]
         last = train[-1] if train else {}
         runs[label] = {"folder": _rel(folder), "points": points, "command": commands.get(label),
-                       "steps": int(last.get("step", 0)), "minutes": float(last.get("elapsed_s", 0)) / 60,
+                       "steps": int(last.get("step", 0)), "minutes": train_minutes[-1] if train else 0.0,
                        "audio_hours": float(last.get("audio_hours_total", 0)),
                        "best_wer": min((p["wer"] for p in points), default=None)}
     if not runs:

@@ -94,7 +94,7 @@ def test_unknown_cell():
         build_cell("gru", 3, 4)
 
 
-@pytest.mark.parametrize("kind,proj", [("lstm", 0), ("lstm", 6), ("grc", 0), ("grc", 6)])
+@pytest.mark.parametrize("kind,proj", [("lstm", 0), ("lstm", 6), ("lstm", 16), ("grc", 0), ("grc", 6)])
 def test_fused_training_path_matches_step_ops(kind, proj):
     """Training mode runs a fused sequence kernel (ATen's LSTM; GRC's hand-written backward),
     eval mode the plain step ops: the same function, values and gradients."""

@@ -139,6 +139,7 @@ class _GroupedRecurrence(torch.autograd.Function):
         return h_all, c
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # saved gates are plain tensors: no double backward
     def backward(ctx, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         h0, c0, r, h_all, c_all, gates = ctx.saved_tensors
         steps, block = h_all.shape[0], r.shape[1]

@@ -12,6 +12,11 @@ from torch import Tensor, nn
 
 from memasr.cells.base import CellState, RecurrentCell
 
+# ATen's notes about its fused LSTM kernel (LSTMP skips oneDNN on CPU; cuDNN copies weights that
+# are not one flat buffer) are expected here and would otherwise repeat on every call.
+warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
+warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
+
 
 class _GatedLSTMBase(RecurrentCell):
     """Shared machinery of LSTM-family cells with ``num_gates`` gate blocks.
@@ -75,18 +80,22 @@ class LSTMCell(_GatedLSTMBase):
         """Whole sequence; in training mode through ATen's LSTM kernel (same gate order,
         same math, ~3x faster backward on CPU than a Python loop of steps). Eval and
         export keep the plain ops so ONNX sees no fused LSTM-with-projection."""
-        if not self.training or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        # ATen takes a projection only when it is narrower than the cell (proj_size < hidden_size)
+        fusable = self.proj_size == 0 or self.proj_size < self.hidden_size
+        if not self.training or not fusable or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
             return super().forward(x, state)
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         h, c = state
+        dtype = self.w_h.weight.dtype
         weights = [self.w_x.weight, self.w_h.weight, self.w_x.bias, torch.zeros_like(self.w_x.bias)]
         if self.w_proj is not None:
             weights.append(self.w_proj.weight)
-        with warnings.catch_warnings():  # ATen notes that LSTMP skips oneDNN; that is expected
-            warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
-            y, h_n, c_n = torch.lstm(x, (h.unsqueeze(0), c.unsqueeze(0)), weights, True, 1, 0.0,
-                                     True, False, True)
+        # cuDNN's autocast path would run the RNN in fp16 even under bf16 autocast (and without
+        # loss scaling): run it at the weights' precision instead, as GRC's recurrence does.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            y, h_n, c_n = torch.lstm(x.to(dtype), (h.unsqueeze(0).to(dtype), c.unsqueeze(0).to(dtype)),
+                                     weights, True, 1, 0.0, True, False, True)
         return y, (h_n.squeeze(0), c_n.squeeze(0))
 
     def _cell_update(self, gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:

@@ -190,13 +190,14 @@ def read_pool_file(path: str | os.PathLike[str], sha256: str | None = None) -> l
     """A pool saved elsewhere (one sentence per line, gzip if ``.gz``), checked against ``sha256``
     of its (decompressed) text bytes, so re-compressing the file does not change the digest."""
     import gzip
+    import zlib
 
     path = Path(path)
     try:
         raw = path.read_bytes()
         data = gzip.decompress(raw) if path.suffix == ".gz" else raw
         text = data.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise InputError(f"{POOL_FILE_ENV}={path}: cannot read the text pool ({exc})") from None
     if sha256 and hashlib.sha256(data).hexdigest() != sha256.strip().lower():
         raise InputError(f"{POOL_FILE_ENV}={path} does not match {POOL_SHA_ENV}")

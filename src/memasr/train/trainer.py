@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import json
 import math
 import os
 import random
@@ -466,6 +467,8 @@ class Trainer:
             self.step, self.epoch, self.batch_in_epoch = st["step"], st["epoch"], st["batch_in_epoch"]
             self.audio_seconds = st["audio_seconds"]
             self.best = st.get("best")
+            if self.best and self.best.get("metric") == "dev_wer" and "tiebreak" not in self.best:
+                self.best["tiebreak"] = self._saved_best_dev_loss()  # checkpoints from before tiebreaks
             if self.is_main:  # the checkpoint holds the counts of all ranks
                 self.skips.update(st.get("skips", {}))
             if st.get("world_size", 1) != self.world:
@@ -695,6 +698,13 @@ class Trainer:
         from memasr.model.checkpoint import save_pretrained
 
         return save_pretrained(self.model, self.out / name, self.out / MODEL_FILENAME, self._meta(extra))
+
+    def _saved_best_dev_loss(self) -> float:
+        """The dev loss recorded beside the exported best model (inf when unknown)."""
+        try:
+            return float(json.loads((self.out / "best" / "meta.json").read_text())["dev_loss"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return float("inf")
 
     def _maybe_best(self, dev: dict | None, train_loss: float | None) -> None:
         tiebreak = None
