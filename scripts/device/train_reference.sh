@@ -30,6 +30,9 @@
 #   MEMASR_CMVN_UTTS (200 / 16)  MEMASR_BEST_METRIC (wer)  MEMASR_SEED (0)
 #   MEMASR_PACK         model directory to return: best, final, or auto = final/ unless best/ has a
 #                       strictly lower dev WER (ties at 100% WER would keep the earliest) (auto)
+#   MEMASR_SYNTH_HOURS  0: on-the-fly synthesis (default). > 0: first synthesize a corpus of that
+#                       many hours on all cores (`memasr synth`, the working engines) and train
+#                       epochs over its train split instead, so audio is reused, not regenerated
 #   MEMASR_TRAIN_ARGS   extra `memasr train` arguments (e.g. --no-amp)
 #   MEMASR_WORK         training output folders (/tmp/memasr-train)
 set -uo pipefail
@@ -140,6 +143,21 @@ else
     say "WARNING: no dev set ($DEV): 'best' will follow the training loss"
 fi
 
+# ---- training audio: on the fly, or a corpus synthesized here first ------------------------------
+: "${MEMASR_SYNTH_HOURS:=0}"
+SRC_ARGS=(--train synth: --synth-engines "$engines")
+if awk -v h="$MEMASR_SYNTH_HOURS" 'BEGIN {exit !(h > 0)}'; then
+    corpus=$WORK/corpus
+    stop_in=$((MEMASR_DEADLINE_S - MEMASR_RESERVE_S - 60 - $(elapsed)))
+    [ "$stop_in" -ge 30 ] || die "no time left to synthesize ${MEMASR_SYNTH_HOURS} h" 5
+    say "synthesizing ${MEMASR_SYNTH_HOURS} h with $engines on $cores cores into $corpus (at most ${stop_in}s)"
+    timeout -k 10 -s INT "$stop_in" memasr synth --hours "$MEMASR_SYNTH_HOURS" --out "$corpus" --jobs "$cores" \
+        --engines "$engines" --allow-missing --seed "$MEMASR_SEED" --quiet 2>&1 | sed -u 's/^/  [synth] /'
+    [ -s "$corpus/train.jsonl" ] || die "synthesis wrote no train.jsonl" 4
+    SRC_ARGS=(--train "$corpus/train.jsonl" --epochs 1000)  # the wall budget ends training
+    say "corpus: $(wc -l <"$corpus/train.jsonl") training utterances"
+fi
+
 # ---- budget -------------------------------------------------------------------------------------
 read -ra PRESETS <<<"$MEMASR_PRESETS"
 n=${#PRESETS[@]}
@@ -160,7 +178,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}  # main processes: the cores belong
 train_one() {  # PRESET -> trains into $WORK/PRESET; exit status in $WORK/PRESET.rc
     local preset=$1 dir=$WORK/$1 stop_in args
     rm -rf "$dir" "$dir.rc" "$dir.log" "$dir.packed"
-    args=(train --preset "$preset" --train synth: --synth-engines "$engines" "${DEV_ARGS[@]}" --out "$dir"
+    args=(train --preset "$preset" "${SRC_ARGS[@]}" "${DEV_ARGS[@]}" --out "$dir"
           --max-wall-minutes "$MEMASR_WALL_MIN" --batch-frames "$MEMASR_BATCH_FRAMES" --lr "$MEMASR_LR"
           --warmup "$MEMASR_WARMUP" --ctc-weight "$MEMASR_CTC" --eval-every "$MEMASR_EVAL_EVERY"
           --save-every "$MEMASR_EVAL_EVERY" --best-metric "$MEMASR_BEST_METRIC" --seed "$MEMASR_SEED"
