@@ -65,6 +65,12 @@ class RecurrentCell(nn.Module):
             outputs.append(y_t)
         return torch.stack(outputs, dim=1), state
 
+    def _fused_ok(self, x: Tensor) -> bool:
+        """May :meth:`forward` use a fused training kernel for ``x``? Only in training mode on a
+        non-empty sequence, never while tracing or exporting (those must see the step ops)."""
+        return (self.training and x.shape[1] > 0 and not torch.jit.is_tracing()
+                and not torch.onnx.is_in_onnx_export())
+
     def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
         """Whole-sequence run: ``x [B, T, input_size] -> (y [B, T, output_size], state)``.
 

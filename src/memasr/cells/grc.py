@@ -65,8 +65,7 @@ class GRCCell(RecurrentCell):
     def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
         """Whole sequence; in training mode through :class:`_GroupedRecurrence` (same math,
         a hand-written backward pass). Eval, streaming and export use the plain step ops."""
-        if (not self.training or x.shape[1] == 0 or torch.jit.is_tracing()
-                or torch.onnx.is_in_onnx_export()):
+        if not self._fused_ok(x):
             return super().forward(x, state)
         batch, steps = x.shape[:2]
         if state is None:
@@ -124,17 +123,13 @@ class _GroupedRecurrence(torch.autograd.Function):
         c_all = torch.empty_like(h_all)
         gates = torch.empty_like(u)  # z, f, o after their nonlinearities
         h, c = h0, c0
-        for t in range(steps):
+        for t in range(steps):  # results are written straight into the saved buffers
             a = torch.baddbmm(u[t], h, r)
-            z = torch.tanh(a[..., :block])
-            fo = torch.sigmoid(a[..., block:])
+            z = torch.tanh(a[..., :block], out=gates[t, ..., :block])
+            fo = torch.sigmoid(a[..., block:], out=gates[t, ..., block:])
             f, o = fo[..., :block], fo[..., block:]
-            c = torch.addcmul(f * c, 1.0 - f, z)
-            h = o * torch.tanh(c)
-            gates[t, ..., :block] = z
-            gates[t, ..., block:] = fo
-            h_all[t] = h
-            c_all[t] = c
+            c = torch.addcmul(f * c, 1.0 - f, z, out=c_all[t])
+            h = torch.mul(o, torch.tanh(c), out=h_all[t])
         ctx.save_for_backward(h0, c0, r, h_all, c_all, gates)
         return h_all, c
 

@@ -82,7 +82,7 @@ class LSTMCell(_GatedLSTMBase):
         export keep the plain ops so ONNX sees no fused LSTM-with-projection."""
         # ATen takes a projection only when it is narrower than the cell (proj_size < hidden_size)
         fusable = self.proj_size == 0 or self.proj_size < self.hidden_size
-        if not self.training or not fusable or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        if not fusable or not self._fused_ok(x):
             return super().forward(x, state)
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)

@@ -14,6 +14,7 @@ pins its digest so a run provably uses the same sentences.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -22,6 +23,7 @@ import subprocess
 import tempfile
 import unicodedata
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -189,9 +191,6 @@ POOL_SHA_ENV = "MEMASR_TEXT_POOL_SHA256"
 def read_pool_file(path: str | os.PathLike[str], sha256: str | None = None) -> list[str]:
     """A pool saved elsewhere (one sentence per line, gzip if ``.gz``), checked against ``sha256``
     of its (decompressed) text bytes, so re-compressing the file does not change the digest."""
-    import gzip
-    import zlib
-
     path = Path(path)
     try:
         raw = path.read_bytes()
