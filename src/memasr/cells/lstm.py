@@ -78,7 +78,7 @@ class LSTMCell(_GatedLSTMBase):
 
     def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
         """Whole sequence; in training mode through ATen's LSTM kernel (same gate order,
-        same math, ~3x faster backward on CPU than a Python loop of steps). Eval and
+        same math, no per-step autograd nodes; see docs/cells.md for the measured gain). Eval and
         export keep the plain ops so ONNX sees no fused LSTM-with-projection."""
         # ATen takes a projection only when it is narrower than the cell (proj_size < hidden_size)
         fusable = self.proj_size == 0 or self.proj_size < self.hidden_size

@@ -26,9 +26,8 @@ PASS, USE = 0, 1
 class TraceRecorder:
     """Implements :class:`memasr.model.tracing.WeightTracer`; events are kept in order.
 
-    Events are stored compactly (four int64 per event in an ``array``, names interned), about
-    32 bytes each instead of ~120 for Python tuples: a frame-schedule model records ~700 events
-    per audio second, so an hour-long file takes ~80 MB rather than ~300 MB.
+    Events are stored compactly: four int64 per event in an ``array`` (32 bytes), names interned
+    once, instead of a Python tuple per event; the trace still grows with the audio.
     """
 
     predictor_calls: int = 0
