@@ -162,8 +162,29 @@ def write_long_wav(path: Path, minutes: float) -> None:
             f.write(piece)
 
 
+def transcribe_peak_rss(wav: Path, model_dir: Path, schedule: str, trace: bool) -> dict:
+    """``memasr transcribe WAV --json [--trace]`` in a child process: its record and peak RSS."""
+    flags = ["--json"] + (["--trace"] if trace else [])
+    code = ("import resource, sys, torch; torch.set_num_threads(1); from memasr.cli import main; "
+            f"s = main(['transcribe', {str(wav)!r}, '--model', {str(model_dir)!r}, '--schedule', "
+            f"{schedule!r}, *{flags!r}]); "
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+            "print('PEAK_KB', hwm); sys.exit(s)")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    wall = time.perf_counter() - t0
+    peak = next((int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("PEAK_KB")), None)
+    rec = json.loads(proc.stdout.splitlines()[0]) if proc.returncode == 0 else {}
+    return {"trace": trace, "peak_rss_mb": peak / 1024 if peak else None, "rtf": rec.get("rtf"),
+            "trace_mb": rec["trace_bytes"] / 1e6 if "trace_bytes" in rec else None,
+            "trace_events": rec.get("trace_events"), "wall_s": wall, "status": proc.returncode,
+            "stderr": proc.stderr.strip()[-300:]}
+
+
 def peak_rss(preset: str, minutes_list: list[float], schedule: str, token_rate: float) -> list[dict]:
-    """Run ``memasr transcribe`` on long files in a child process; report its peak RSS."""
+    """Run ``memasr transcribe`` on long files in a child process, with and without ``--trace``
+    (which keeps the run's weight-use trace for the replay); report its peak RSS."""
     from memasr.model.checkpoint import save_pretrained
 
     tmp = Path(tempfile.mkdtemp(prefix="memasr-bench-"))
@@ -174,22 +195,11 @@ def peak_rss(preset: str, minutes_list: list[float], schedule: str, token_rate: 
         for minutes in minutes_list:
             wav = tmp / f"long-{minutes:g}min.wav"
             write_long_wav(wav, minutes)
-            code = ("import resource, sys, torch; torch.set_num_threads(1); from memasr.cli import main; "
-                    f"s = main(['transcribe', {str(wav)!r}, '--model', {str(tmp / 'model')!r}, '--schedule', "
-                    f"{schedule!r}, '--json']); "
-                    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
-                    "print('PEAK_KB', hwm); sys.exit(s)")
-            t0 = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-            wall = time.perf_counter() - t0
-            peak = next((int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("PEAK_KB")), None)
-            rec = json.loads(proc.stdout.splitlines()[0]) if proc.returncode == 0 else {}
-            rows.append({"preset": preset, "schedule": schedule, "minutes": minutes,
-                         "file_mb": wav.stat().st_size / 1e6, "peak_rss_mb": peak / 1024 if peak else None,
-                         "rtf": rec.get("rtf"), "wall_s": wall, "status": proc.returncode,
-                         "stderr": proc.stderr.strip()[-300:]})
-            print(json.dumps(rows[-1]), flush=True)
+            for trace in (False, True):
+                rows.append({"preset": preset, "schedule": schedule, "minutes": minutes,
+                             "file_mb": wav.stat().st_size / 1e6,
+                             **transcribe_peak_rss(wav, tmp / "model", schedule, trace)})
+                print(json.dumps(rows[-1]), flush=True)
             wav.unlink()
         return rows
     finally:
@@ -258,13 +268,22 @@ def render(args, rtf_rows, latency_rows, rss_rows, llc, started: str, took: floa
               "`memasr transcribe FILE --json` in a child process (file read from disk in 5 s blocks); peak RSS "
               "of that process (`VmHWM` from /proc/self/status, which starts afresh at exec, unlike `ru_maxrss` "
               "that inherits the parent's peak; it includes the Python interpreter, torch and the model).", "",
-              "| preset | schedule | audio (min) | wav size (MB) | peak RSS (MB) | RTF | exit |", "|---|---|---:|---:|---:|---:|---:|"]
+              "`--trace` also keeps the run's weight-use trace for the LRU replay (each distinct layer pass "
+              "stored once, then 4 bytes per pass: memory/trace.py); its size is the trace column.", "",
+              "| preset | schedule | audio (min) | wav size (MB) | --trace | trace data (MB) | trace events | "
+              "peak RSS (MB) | RTF | exit |", "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rss_rows:
         peak = "n/a" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f}"
-        lines.append(f"| {r['preset']} | {r['schedule']} | {r['minutes']:g} | {r['file_mb']:.0f} | {peak} | "
-                     f"{r['rtf']} | {r['status']} |")
-    if rss_rows and len(rss_rows) > 1:
-        lines += ["", "Peak RSS does not grow with the length of the audio: memory is bounded."]
+        trace_mb = "-" if r["trace_mb"] is None else f"{r['trace_mb']:.3f}"
+        events = "-" if r["trace_events"] is None else f"{r['trace_events']:,}"
+        lines.append(f"| {r['preset']} | {r['schedule']} | {r['minutes']:g} | {r['file_mb']:.0f} | "
+                     f"{'yes' if r['trace'] else 'no'} | {trace_mb} | {events} | {peak} | {r['rtf']} | {r['status']} |")
+    for trace in (False, True):
+        runs = sorted((r["minutes"], r["peak_rss_mb"]) for r in rss_rows if r["trace"] == trace and r["peak_rss_mb"])
+        if len(runs) > 1:
+            (m0, p0), (m1, p1) = runs[0], runs[-1]
+            lines += ["", f"{'With' if trace else 'Without'} `--trace`: peak RSS {p0:.0f} MB at {m0:g} min, "
+                          f"{p1:.0f} MB at {m1:g} min ({p1 - p0:+.0f} MB for {m1 / m0:g}x the audio)."]
     lines += ["", "## Last-level-cache misses", "", f"{llc['note']}." if llc.get("note") else "", ""]
     return "\n".join(lines) + "\n"
 

@@ -140,5 +140,52 @@ def test_recorder_stores_events_compactly_and_replays_them_in_order():
     assert list(rec.events) == [(0, ("encoder", 1), 8, "encoder"), (1, "enc.w", None),
                                 (0, ("decoder", 0), 2, "predictor"),
                                 (1, "pred.embedding.weight", 5), (1, "pred.embedding.weight", 0)]
-    assert len(rec) == 5 and rec.uses() == 3 and rec.nbytes == 5 * 32
+    # one closed pass (2 events x 32 B) + its 4-byte id + the open pass (3 events x 32 B)
+    assert len(rec) == 5 and rec.uses() == 3 and rec.nbytes == 64 + 4 + 96
     assert rec.predictor_calls == 2
+
+
+def test_recorder_stores_each_distinct_pass_once():
+    rec = TraceRecorder()
+    for step in range(1000):
+        rec.begin_pass("encoder", 0, 8)
+        rec.use("enc.w")
+        rec.use("enc.r")
+        rec.begin_pass("predictor", 0, 1)
+        rec.use("pred.embedding.weight", row=step % 3)
+    assert rec.passes == 2000 and rec.distinct_passes == 4 and len(rec) == 5000
+    assert rec.nbytes == 1999 * 4 + (3 + 3 * 2) * 32 + 2 * 32  # ids + distinct passes + open pass
+    events = list(rec.events)
+    assert len(events) == 5000 and events[-1] == (1, "pred.embedding.weight", 999 % 3)
+    assert events[5 * 7:5 * 7 + 5] == [(0, ("encoder", 0), 8, "encoder"), (1, "enc.w", None), (1, "enc.r", None),
+                                       (0, ("decoder", 0), 1, "predictor"), (1, "pred.embedding.weight", 1)]
+
+
+class _ListRecorder:
+    """The plain reference: one tuple per event, in order."""
+
+    def __init__(self):
+        self.events = []
+
+    def begin_pass(self, component, layer, steps):
+        key = ("encoder", layer) if component == "encoder" else ("decoder", 0)
+        self.events.append((0, key, steps, component))
+
+    def use(self, tensor, row=None):
+        self.events.append((1, tensor, row))
+
+
+@pytest.mark.parametrize("preset,schedule", [("small-optimized", "chunk:8"), ("small-baseline", "frame")])
+def test_recorder_replays_a_real_run_exactly_and_stays_small(preset, schedule):
+    from memasr.data.features import LogMel
+    from memasr.decode.runtime import StreamingRuntime
+
+    torch.manual_seed(0)
+    model = build_model(load_preset(preset)).eval()
+    features = LogMel()(torch.as_tensor(default_trace_audio(3.0), dtype=torch.float32))
+    runtime = StreamingRuntime(model, parse_schedule(schedule), 3)
+    rec, reference = TraceRecorder(), _ListRecorder()
+    runtime.run_features(features, rec)
+    runtime.run_features(features, reference)
+    assert list(rec.events) == reference.events
+    assert rec.nbytes * 4 < 32 * len(reference.events)  # far below one packed event per use

@@ -91,7 +91,8 @@ def trace_figures(model, recorder, tokens: int, frames: int, frame_seconds: floa
     analytic, lru, _ = replay(model, recorder, seconds, profile, schedule, policies=("lru",), beam=beam)
     return {"offchip_bytes_per_s": lru.offchip_bytes / seconds,
             "analytic_offchip_bytes_per_s": analytic.traffic.offchip_bytes_per_s,
-            "token_rate": tokens / seconds, "symbols_per_frame": tokens / frames}
+            "token_rate": tokens / seconds, "symbols_per_frame": tokens / frames,
+            "trace_bytes": recorder.nbytes, "trace_events": len(recorder)}
 
 
 def run(args: argparse.Namespace) -> int:

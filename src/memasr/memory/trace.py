@@ -13,6 +13,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 from memasr.memory.hardware import HardwareProfile
 from memasr.memory.schedule import Schedule
@@ -26,17 +27,25 @@ PASS, USE = 0, 1
 class TraceRecorder:
     """Implements :class:`memasr.model.tracing.WeightTracer`; events are kept in order.
 
-    Events are stored compactly: four int64 per event in an ``array`` (32 bytes), names interned
-    once, instead of a Python tuple per event; the trace still grows with the audio.
+    A streaming run repeats the same passes over and over (every chunk runs each encoder layer
+    with the same weight uses; decoder passes differ only in the embedding rows they touch), so
+    the recorder stores each distinct pass once, as its events packed into bytes (four int64
+    per event), and the run as a sequence of 4-byte pass ids. The trace of an hour-long stream
+    thus costs 4 bytes per pass plus its distinct passes, not 32 bytes per weight use.
     """
 
     predictor_calls: int = 0
     joiner_calls: int = 0
     encoder_out_frames: int = 0
     tokens: int = 0
-    _data: array = field(default_factory=lambda: array("q"), repr=False)
     _keys: list = field(default_factory=list, repr=False)
     _key_ids: dict = field(default_factory=dict, repr=False)
+    _pass_ids: dict = field(default_factory=dict, repr=False)  # packed pass -> id
+    _passes: list = field(default_factory=list, repr=False)  # id -> packed pass (the same bytes)
+    _order: array = field(default_factory=lambda: array("i"), repr=False)
+    _open: array = field(default_factory=lambda: array("q"), repr=False)  # the pass being recorded
+    _events: int = field(default=0, repr=False)
+    _uses: int = field(default=0, repr=False)
 
     def _intern(self, key) -> int:
         index = self._key_ids.get(key)
@@ -45,38 +54,70 @@ class TraceRecorder:
             self._keys.append(key)
         return index
 
+    def _close_pass(self) -> None:
+        if not self._open:
+            return
+        packed = self._open.tobytes()
+        index = self._pass_ids.get(packed)
+        if index is None:
+            index = self._pass_ids[packed] = len(self._passes)
+            self._passes.append(packed)
+        self._order.append(index)
+        del self._open[:]
+
     def begin_pass(self, component: str, layer: int, steps: int) -> None:
+        self._close_pass()
         key = ("encoder", layer) if component == "encoder" else DECODER_PASS
-        self._data.extend((PASS, self._intern(key), steps, self._intern(component)))
+        self._open.extend((PASS, self._intern(key), steps, self._intern(component)))
+        self._events += 1
         if component == "predictor":
             self.predictor_calls += steps
         elif component == "joiner":
             self.joiner_calls += steps
 
     def use(self, tensor: str, row: int | None = None) -> None:
-        self._data.extend((USE, self._intern(tensor), -1 if row is None else row, 0))
+        self._open.extend((USE, self._intern(tensor), -1 if row is None else row, 0))
+        self._events += 1
+        self._uses += 1
 
     @property
     def events(self) -> Iterator[tuple]:
         """``(PASS, pass_key, steps, component)`` and ``(USE, tensor, row or None)`` in order."""
-        keys, data = self._keys, self._data
-        for i in range(0, len(data), 4):
-            if data[i] == PASS:
-                yield (PASS, keys[data[i + 1]], data[i + 2], keys[data[i + 3]])
-            else:
-                row = data[i + 2]
-                yield (USE, keys[data[i + 1]], None if row < 0 else row)
+        keys, passes = self._keys, self._passes
+        unpacked: dict[int, array] = {}
+        for index in chain(self._order, (-1,)):
+            if index < 0:
+                data = self._open
+            elif (data := unpacked.get(index)) is None:
+                data = unpacked[index] = array("q", passes[index])
+            for i in range(0, len(data), 4):
+                if data[i] == PASS:
+                    yield (PASS, keys[data[i + 1]], data[i + 2], keys[data[i + 3]])
+                else:
+                    row = data[i + 2]
+                    yield (USE, keys[data[i + 1]], None if row < 0 else row)
 
     def __len__(self) -> int:
-        return len(self._data) // 4
+        return self._events
+
+    @property
+    def passes(self) -> int:
+        """Passes recorded (the open one included)."""
+        return len(self._order) + (1 if self._open else 0)
+
+    @property
+    def distinct_passes(self) -> int:
+        return len(self._passes)
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the event array (names not counted: one copy each)."""
-        return self._data.itemsize * len(self._data)
+        """Bytes of trace data held: the pass-id sequence, each distinct pass once and the open
+        pass (names, interned once, not counted)."""
+        return (self._order.itemsize * len(self._order) + self._open.itemsize * len(self._open)
+                + sum(len(p) for p in self._passes))
 
     def uses(self) -> int:
-        return sum(1 for kind in self._data[0::4] if kind == USE)
+        return self._uses
 
     def operating_point(self, audio_seconds: float, beam: int = 1) -> OperatingPoint:
         """Measured decoding activity, to feed the analytic model the same operating point."""
