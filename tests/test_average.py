@@ -1,0 +1,70 @@
+"""Checkpoint averaging: ``memasr average`` over trainer checkpoints and model directories."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from memasr.cli import main
+from memasr.errors import InputError
+from memasr.model.checkpoint import load_pretrained, save_pretrained
+from memasr.model.config import dump_config
+from memasr.model.transducer import build_model
+from memasr.train.average import average_state_dicts
+from tests.test_model import tiny_config
+
+
+def _trainer_checkpoint(model, step: int, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"step": step, "model": model.state_dict(), "config": dump_config(model.config),
+                "optimizer": {}}, path)
+
+
+def test_run_last_n_averages_the_latest_checkpoints(tmp_path):
+    models = []
+    for step in (10, 20, 30):
+        torch.manual_seed(step)
+        models.append(build_model(tiny_config()))
+        _trainer_checkpoint(models[-1], step, tmp_path / "run" / "checkpoints" / f"ckpt-{step:08d}.pt")
+    assert main(["average", "--run", str(tmp_path / "run"), "--last", "2", "--out", str(tmp_path / "avg")]) == 0
+    averaged, _ = load_pretrained(tmp_path / "avg")
+    for name, value in averaged.state_dict().items():
+        a, b = models[1].state_dict()[name], models[2].state_dict()[name]
+        expected = (a.double() + b.double()) / 2 if a.is_floating_point() else b
+        assert torch.allclose(value.double(), expected.double(), atol=1e-6), name
+    # the first checkpoint took no part
+    name = next(k for k, v in models[0].state_dict().items() if v.is_floating_point() and v.std() > 0)
+    assert not torch.allclose(averaged.state_dict()[name], models[0].state_dict()[name])
+
+
+def test_model_directories_average_and_identical_inputs_are_a_fixed_point(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(tiny_config())
+    save_pretrained(model, tmp_path / "a")
+    save_pretrained(model, tmp_path / "b")
+    assert main(["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "avg")]) == 0
+    averaged, _ = load_pretrained(tmp_path / "avg")
+    for name, value in model.state_dict().items():
+        assert torch.equal(averaged.state_dict()[name], value), name
+
+
+def test_integer_entries_come_from_the_last_state():
+    out = average_state_dicts([{"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(1)},
+                               {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(7)}])
+    assert torch.equal(out["w"], torch.tensor([2.0, 4.0])) and int(out["n"]) == 7
+    with pytest.raises(InputError):
+        average_state_dicts([{"w": torch.zeros(2)}, {"w": torch.zeros(3)}])
+
+
+def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys):
+    torch.manual_seed(0)
+    save_pretrained(build_model(tiny_config()), tmp_path / "a")
+    save_pretrained(build_model(tiny_config(cell="lstm")), tmp_path / "b")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    cases = [[str(tmp_path / "a"), str(tmp_path / "b")],  # different models
+             [str(tmp_path / "missing.pt")], [str(tmp_path / "junk.pt")], [],
+             ["--run", str(tmp_path), "--last", "2"], ["--last", "2"]]
+    for extra in cases:
+        assert main(["average", *extra, "--out", str(tmp_path / "out")]) == 2, extra
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("memasr average: error:"), err
+    assert not (tmp_path / "out").exists()
