@@ -164,4 +164,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from memasr.errors import exit_on_input_error
+
+    sys.exit(exit_on_input_error(main, "paper_claims.py"))

@@ -303,4 +303,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from memasr.errors import exit_on_input_error
+
+    sys.exit(exit_on_input_error(main, "peers.py"))

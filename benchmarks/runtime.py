@@ -317,4 +317,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from memasr.errors import exit_on_input_error
+
+    sys.exit(exit_on_input_error(main, "runtime.py"))
