@@ -268,8 +268,8 @@ def render(args, rtf_rows, latency_rows, rss_rows, llc, started: str, took: floa
               "`memasr transcribe FILE --json` in a child process (file read from disk in 5 s blocks); peak RSS "
               "of that process (`VmHWM` from /proc/self/status, which starts afresh at exec, unlike `ru_maxrss` "
               "that inherits the parent's peak; it includes the Python interpreter, torch and the model).", "",
-              "`--trace` also keeps the run's weight-use trace for the LRU replay (each distinct layer pass "
-              "stored once, then 4 bytes per pass: memory/trace.py); its size is the trace column.", "",
+              "`--trace` also keeps the run's weight-use trace for the LRU replay (each distinct piece of a "
+              "layer pass stored once, then 4 bytes per piece: memory/trace.py); its size is the trace column.", "",
               "| preset | schedule | audio (min) | wav size (MB) | --trace | trace data (MB) | trace events | "
               "peak RSS (MB) | RTF | exit |", "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rss_rows:
@@ -279,7 +279,8 @@ def render(args, rtf_rows, latency_rows, rss_rows, llc, started: str, took: floa
         lines.append(f"| {r['preset']} | {r['schedule']} | {r['minutes']:g} | {r['file_mb']:.0f} | "
                      f"{'yes' if r['trace'] else 'no'} | {trace_mb} | {events} | {peak} | {r['rtf']} | {r['status']} |")
     for trace in (False, True):
-        runs = sorted((r["minutes"], r["peak_rss_mb"]) for r in rss_rows if r["trace"] == trace and r["peak_rss_mb"])
+        runs = sorted((r["minutes"], r["peak_rss_mb"]) for r in rss_rows
+                      if r["trace"] == trace and r["status"] == 0 and r["peak_rss_mb"] and r["minutes"] > 0)
         if len(runs) > 1:
             (m0, p0), (m1, p1) = runs[0], runs[-1]
             lines += ["", f"{'With' if trace else 'Without'} `--trace`: peak RSS {p0:.0f} MB at {m0:g} min, "

@@ -6,31 +6,36 @@
 #
 #   bash scripts/reference_results.sh runs/small-baseline-cont runs/small-optimized-cont
 set -euo pipefail
-cd "$(dirname "$0")/.."
+[ $# -eq 2 ] || { echo "usage: $0 BASELINE_RUN OPTIMIZED_RUN" >&2; exit 2; }
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+runs=("$(realpath --relative-to="$ROOT" "$1")" "$(realpath --relative-to="$ROOT" "$2")")  # before the cd
+cd "$ROOT"
 PY=.venv/bin/python
 MEMASR=.venv/bin/memasr
 DEV=${MEMASR_DEV_MANIFEST:-data/corpus/dev.jsonl}
 TEST=${MEMASR_TEST_MANIFEST:-data/corpus/test.jsonl}
-[ $# -eq 2 ] || { echo "usage: $0 BASELINE_RUN OPTIMIZED_RUN" >&2; exit 2; }
 
 jobs=()
-for run in "$@"; do
+for run in "${runs[@]}"; do
   $MEMASR average --run "$run" --last 3 --out "$run/avg-3"
   for c in best final avg-3; do jobs+=("$run/$c"); done
 done
 # two evaluations at a time (one thread each)
+# (eval exits 2 when some audio is unreadable but still writes its summary: that is kept)
 printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} sh -c \
-  "$MEMASR eval --model {} --manifest $DEV --threads 1 --json > {}.dev.json"
+  '"$0" eval --model "$1" --manifest "$2" --threads 1 --json > "$1.dev.json" || [ -s "$1.dev.json" ]' \
+  "$MEMASR" {} "$DEV"
 
 chosen=()
-for run in "$@"; do
+for run in "${runs[@]}"; do
   chosen+=("$($PY - "$run" <<'PYEOF'
 import json, sys
 run = sys.argv[1]
 rows = {c: json.load(open(f"{run}/{c}.dev.json")) for c in ("best", "final", "avg-3")}
+wer = {c: float("inf") if r.get("wer") is None else r["wer"] for c, r in rows.items()}
 for c, r in rows.items():
-    print(f"{run}/{c}: dev WER {100 * r['wer']:.2f}% ({r['utterances']} utts)", file=sys.stderr)
-print(f"{run}/{min(rows, key=lambda c: rows[c]['wer'])}")
+    print(f"{run}/{c}: dev WER {100 * wer[c]:.2f}% ({r.get('utterances')} utts)", file=sys.stderr)
+print(f"{run}/{min(wer, key=wer.get)}")
 PYEOF
 )")
 done

@@ -19,7 +19,17 @@ def _trainer_checkpoint(model, step: int, path: Path) -> None:
                 "optimizer": {}}, path)
 
 
+SHIPPED_TOKENIZER = Path(__file__).parents[1] / "src" / "memasr" / "pretrained" / "default" / "tokenizer.model"
+
+
+def _tokenizer(path: Path, content: bytes | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(SHIPPED_TOKENIZER.read_bytes() if content is None else content)
+    return path
+
+
 def test_run_last_n_averages_the_latest_checkpoints(tmp_path):
+    _tokenizer(tmp_path / "run" / "tokenizer.model")
     models = []
     for step in (10, 20, 30):
         torch.manual_seed(step)
@@ -27,6 +37,7 @@ def test_run_last_n_averages_the_latest_checkpoints(tmp_path):
         _trainer_checkpoint(models[-1], step, tmp_path / "run" / "checkpoints" / f"ckpt-{step:08d}.pt")
     assert main(["average", "--run", str(tmp_path / "run"), "--last", "2", "--out", str(tmp_path / "avg")]) == 0
     averaged, _ = load_pretrained(tmp_path / "avg")
+    assert (tmp_path / "avg" / "tokenizer.model").read_bytes() == SHIPPED_TOKENIZER.read_bytes()
     for name, value in averaged.state_dict().items():
         a, b = models[1].state_dict()[name], models[2].state_dict()[name]
         expected = (a.double() + b.double()) / 2 if a.is_floating_point() else b
@@ -39,8 +50,9 @@ def test_run_last_n_averages_the_latest_checkpoints(tmp_path):
 def test_model_directories_average_and_identical_inputs_are_a_fixed_point(tmp_path):
     torch.manual_seed(0)
     model = build_model(tiny_config())
-    save_pretrained(model, tmp_path / "a")
-    save_pretrained(model, tmp_path / "b")
+    tok = _tokenizer(tmp_path / "tokenizer.model")
+    save_pretrained(model, tmp_path / "a", tok)
+    save_pretrained(model, tmp_path / "b", tok)
     assert main(["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "avg")]) == 0
     averaged, _ = load_pretrained(tmp_path / "avg")
     for name, value in model.state_dict().items():
@@ -57,14 +69,32 @@ def test_integer_entries_come_from_the_last_state():
 
 def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys):
     torch.manual_seed(0)
-    save_pretrained(build_model(tiny_config()), tmp_path / "a")
-    save_pretrained(build_model(tiny_config(cell="lstm")), tmp_path / "b")
+    tok = _tokenizer(tmp_path / "tokenizer.model")
+    save_pretrained(build_model(tiny_config()), tmp_path / "a", tok)
+    save_pretrained(build_model(tiny_config(cell="lstm")), tmp_path / "b", tok)
+    save_pretrained(build_model(tiny_config()), tmp_path / "c", _tokenizer(tmp_path / "other.model", b"other"))
+    save_pretrained(build_model(tiny_config()), tmp_path / "no-tokenizer")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    cases = [[str(tmp_path / "a"), str(tmp_path / "b")],  # different models
-             [str(tmp_path / "missing.pt")], [str(tmp_path / "junk.pt")], [],
-             ["--run", str(tmp_path), "--last", "2"], ["--last", "2"]]
-    for extra in cases:
-        assert main(["average", *extra, "--out", str(tmp_path / "out")]) == 2, extra
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save({"model": 3, "config": dump_config(tiny_config())}, tmp_path / "run" / "checkpoints" / "ckpt-00000001.pt")
+    _tokenizer(tmp_path / "run" / "tokenizer.model")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "notes.txt").write_text("keep me")
+    out = str(tmp_path / "out")
+    cases = [[str(tmp_path / "a"), str(tmp_path / "b"), "--out", out],  # different models
+             [str(tmp_path / "a"), str(tmp_path / "c"), "--out", out],  # different tokenizers
+             [str(tmp_path / "no-tokenizer"), "--out", out],
+             [str(tmp_path / "missing.pt"), "--out", out], [str(tmp_path / "junk.pt"), "--out", out],
+             ["--run", str(tmp_path / "run"), "--last", "1", "--out", out],  # weights not tensors
+             ["--out", out], ["--run", str(tmp_path), "--last", "2", "--out", out], ["--last", "2", "--out", out],
+             # --out that would destroy a run folder, an input, or a directory that is not a model
+             ["--run", str(tmp_path / "run"), "--last", "1", "--out", str(tmp_path / "run")],
+             [str(tmp_path / "a"), "--out", str(tmp_path / "a")],
+             [str(tmp_path / "a"), "--out", str(tmp_path / "plain")]]
+    for args in cases:
+        assert main(["average", *args]) == 2, args
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("memasr average: error:"), err
     assert not (tmp_path / "out").exists()
+    assert (tmp_path / "run" / "checkpoints" / "ckpt-00000001.pt").is_file()
+    assert (tmp_path / "plain" / "notes.txt").read_text() == "keep me"

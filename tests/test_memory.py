@@ -140,25 +140,32 @@ def test_recorder_stores_events_compactly_and_replays_them_in_order():
     assert list(rec.events) == [(0, ("encoder", 1), 8, "encoder"), (1, "enc.w", None),
                                 (0, ("decoder", 0), 2, "predictor"),
                                 (1, "pred.embedding.weight", 5), (1, "pred.embedding.weight", 0)]
-    # one closed pass (2 events x 32 B) + its 4-byte id + the open pass (3 events x 32 B)
-    assert len(rec) == 5 and rec.uses() == 3 and rec.nbytes == 64 + 4 + 96
+    # segments: the encoder pass (2 events x 32 B), the predictor pass header, each row use
+    # (1 event each), all closed, plus their four 4-byte ids
+    assert len(rec) == 5 and rec.uses() == 3 and rec.nbytes == 64 + 3 * 32 + 4 * 4
     assert rec.predictor_calls == 2
 
 
-def test_recorder_stores_each_distinct_pass_once():
+def test_recorder_stores_each_distinct_segment_once():
     rec = TraceRecorder()
     for step in range(1000):
         rec.begin_pass("encoder", 0, 8)
         rec.use("enc.w")
         rec.use("enc.r")
-        rec.begin_pass("predictor", 0, 1)
-        rec.use("pred.embedding.weight", row=step % 3)
-    assert rec.passes == 2000 and rec.distinct_passes == 4 and len(rec) == 5000
-    assert rec.nbytes == 1999 * 4 + (3 + 3 * 2) * 32 + 2 * 32  # ids + distinct passes + open pass
+        rec.begin_pass("predictor", 0, 4)  # a beam's batched predictor call: 4 rows per frame
+        for k in range(4):
+            rec.use("pred.embedding.weight", row=(7 * step + k) % 50)
+        rec.use("pred.out.weight")
+    assert len(rec) == 9000 and rec.segments == 7000
+    # distinct: the encoder pass, the predictor header, 50 rows, the predictor's dense use
+    assert rec.distinct_segments == 53
+    assert rec.nbytes == 6999 * 4 + (3 + 1 + 50 + 1) * 32 + 32  # ids, distinct segments, the open one
     events = list(rec.events)
-    assert len(events) == 5000 and events[-1] == (1, "pred.embedding.weight", 999 % 3)
-    assert events[5 * 7:5 * 7 + 5] == [(0, ("encoder", 0), 8, "encoder"), (1, "enc.w", None), (1, "enc.r", None),
-                                       (0, ("decoder", 0), 1, "predictor"), (1, "pred.embedding.weight", 1)]
+    assert len(events) == 9000 and events[-1] == (1, "pred.out.weight", None)
+    assert events[9 * 7:9 * 7 + 9] == [(0, ("encoder", 0), 8, "encoder"), (1, "enc.w", None), (1, "enc.r", None),
+                                       (0, ("decoder", 0), 4, "predictor"),
+                                       *[(1, "pred.embedding.weight", (49 + k) % 50) for k in range(4)],
+                                       (1, "pred.out.weight", None)]
 
 
 class _ListRecorder:

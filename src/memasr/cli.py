@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as exc:  # internal failure: still one line, no traceback
-        sys.stderr.write(f"memasr {args.command}: internal error: {type(exc).__name__}: {exc}\n")
+        first = (str(exc).splitlines() or [""])[0]  # one line, even for multi-line messages
+        sys.stderr.write(f"memasr {args.command}: internal error: {type(exc).__name__}: {first}\n")
         return 1
     return int(status or 0)
 

@@ -20,19 +20,33 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _tokenizer_beside(path: Path) -> Path | None:
+def _tokenizer_of(path: Path) -> Path | None:
     """A model directory holds its tokenizer; a trainer checkpoint's run folder holds it."""
     from memasr.data.tokenizer import MODEL_FILENAME
 
+    path = path.resolve()
     for folder in ((path,) if path.is_dir() else (path.parent.parent, path.parent)):
         if (folder / MODEL_FILENAME).is_file():
             return folder / MODEL_FILENAME
     return None
 
 
+def _check_out(out: Path, inputs: list[Path], run_dir: str | None) -> None:
+    """Refuse an --out whose replacement would destroy something other than a model directory
+    (a run folder, an input)."""
+    from memasr.model.checkpoint import CONFIG_FILE
+
+    target = out.resolve()
+    protected = [p.resolve() for p in inputs] + ([Path(run_dir).resolve()] if run_dir else [])
+    for p in protected:
+        if target == p or target in p.parents:
+            raise InputError(f"--out {out} would overwrite the input {p}; choose a new directory")
+    if out.exists() and not (out.is_dir() and (out / CONFIG_FILE).is_file()):
+        raise InputError(f"--out {out} exists and is not a model directory; choose a new directory")
+
+
 def run(args: argparse.Namespace) -> int:
-    from memasr.model.checkpoint import save_pretrained
-    from memasr.model.transducer import build_model
+    from memasr.model.checkpoint import model_from_state, save_pretrained
     from memasr.train.average import average_checkpoints
     from memasr.train.trainer import list_checkpoints
 
@@ -48,10 +62,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--last needs --run DIR")
     if not inputs:
         raise InputError("give checkpoints to average, or --run DIR --last N")
+    _check_out(Path(args.out), inputs, args.run)
+    tokenizers = [_tokenizer_of(p) for p in inputs]
+    if tokenizers[-1] is None:
+        raise InputError(f"no tokenizer.model beside {inputs[-1]} (in the model directory or the run folder)")
+    if any(t is None or t.read_bytes() != tokenizers[-1].read_bytes() for t in tokenizers):
+        raise InputError("the inputs do not share one tokenizer; average checkpoints of one run")
     config, state, steps = average_checkpoints(inputs)
-    model = build_model(config)
-    model.load_state_dict(state)
+    model = model_from_state(config, state, "the averaged checkpoints")
     meta = {"averaged": [str(p) for p in inputs], "averaged_steps": steps}
-    out = save_pretrained(model, args.out, _tokenizer_beside(inputs[-1]), meta)
+    out = save_pretrained(model, args.out, tokenizers[-1], meta)
     print(f"averaged {len(inputs)} checkpoints (steps {', '.join(str(s) for s in steps)}) into {out}")
     return 0

@@ -29,9 +29,11 @@ class TraceRecorder:
 
     A streaming run repeats the same passes over and over (every chunk runs each encoder layer
     with the same weight uses; decoder passes differ only in the embedding rows they touch), so
-    the recorder stores each distinct pass once, as its events packed into bytes (four int64
-    per event), and the run as a sequence of 4-byte pass ids. The trace of an hour-long stream
-    thus costs 4 bytes per pass plus its distinct passes, not 32 bytes per weight use.
+    the recorder cuts the run into segments (a pass up to its first row use; each row use on its
+    own; the rest of the pass), stores each distinct segment once, as its events packed into
+    bytes (four int64 per event), and the run as a sequence of 4-byte segment ids. The trace of
+    an hour-long stream thus costs 4 bytes per segment plus the distinct segments (bounded by
+    the model: its passes and its embedding rows), not 32 bytes per weight use.
     """
 
     predictor_calls: int = 0
@@ -40,10 +42,10 @@ class TraceRecorder:
     tokens: int = 0
     _keys: list = field(default_factory=list, repr=False)
     _key_ids: dict = field(default_factory=dict, repr=False)
-    _pass_ids: dict = field(default_factory=dict, repr=False)  # packed pass -> id
-    _passes: list = field(default_factory=list, repr=False)  # id -> packed pass (the same bytes)
+    _segment_ids: dict = field(default_factory=dict, repr=False)  # packed segment -> id
+    _segments: list = field(default_factory=list, repr=False)  # id -> packed segment (the same bytes)
     _order: array = field(default_factory=lambda: array("i"), repr=False)
-    _open: array = field(default_factory=lambda: array("q"), repr=False)  # the pass being recorded
+    _open: array = field(default_factory=lambda: array("q"), repr=False)  # the segment being recorded
     _events: int = field(default=0, repr=False)
     _uses: int = field(default=0, repr=False)
 
@@ -54,19 +56,19 @@ class TraceRecorder:
             self._keys.append(key)
         return index
 
-    def _close_pass(self) -> None:
+    def _close_segment(self) -> None:
         if not self._open:
             return
         packed = self._open.tobytes()
-        index = self._pass_ids.get(packed)
+        index = self._segment_ids.get(packed)
         if index is None:
-            index = self._pass_ids[packed] = len(self._passes)
-            self._passes.append(packed)
+            index = self._segment_ids[packed] = len(self._segments)
+            self._segments.append(packed)
         self._order.append(index)
         del self._open[:]
 
     def begin_pass(self, component: str, layer: int, steps: int) -> None:
-        self._close_pass()
+        self._close_segment()
         key = ("encoder", layer) if component == "encoder" else DECODER_PASS
         self._open.extend((PASS, self._intern(key), steps, self._intern(component)))
         self._events += 1
@@ -76,20 +78,26 @@ class TraceRecorder:
             self.joiner_calls += steps
 
     def use(self, tensor: str, row: int | None = None) -> None:
+        if row is not None:
+            # row uses (embedding lookups) differ from pass to pass, with the tokens (a beam
+            # expands several per frame): each is its own segment, so the rest still repeats
+            self._close_segment()
         self._open.extend((USE, self._intern(tensor), -1 if row is None else row, 0))
         self._events += 1
         self._uses += 1
+        if row is not None:
+            self._close_segment()
 
     @property
     def events(self) -> Iterator[tuple]:
         """``(PASS, pass_key, steps, component)`` and ``(USE, tensor, row or None)`` in order."""
-        keys, passes = self._keys, self._passes
+        keys, segments = self._keys, self._segments
         unpacked: dict[int, array] = {}
         for index in chain(self._order, (-1,)):
             if index < 0:
                 data = self._open
             elif (data := unpacked.get(index)) is None:
-                data = unpacked[index] = array("q", passes[index])
+                data = unpacked[index] = array("q", segments[index])
             for i in range(0, len(data), 4):
                 if data[i] == PASS:
                     yield (PASS, keys[data[i + 1]], data[i + 2], keys[data[i + 3]])
@@ -101,20 +109,20 @@ class TraceRecorder:
         return self._events
 
     @property
-    def passes(self) -> int:
-        """Passes recorded (the open one included)."""
+    def segments(self) -> int:
+        """Segments recorded (the open one included)."""
         return len(self._order) + (1 if self._open else 0)
 
     @property
-    def distinct_passes(self) -> int:
-        return len(self._passes)
+    def distinct_segments(self) -> int:
+        return len(self._segments)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of trace data held: the pass-id sequence, each distinct pass once and the open
-        pass (names, interned once, not counted)."""
+        """Bytes of trace data held: the segment-id sequence, each distinct segment once and the
+        open segment (not counted: names, interned once, and per-object overhead)."""
         return (self._order.itemsize * len(self._order) + self._open.itemsize * len(self._open)
-                + sum(len(p) for p in self._passes))
+                + sum(len(p) for p in self._segments))
 
     def uses(self) -> int:
         return self._uses

@@ -59,8 +59,8 @@ def swap_into_place(new: Path, directory: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def load_pretrained(directory: str | Path, map_location: str = "cpu") -> tuple[Transducer, Any]:
-    """Load ``(model, tokenizer or None)`` from a checkpoint directory."""
+def read_model_dir(directory: str | Path, map_location: str = "cpu") -> tuple[Any, dict]:
+    """``(config, weights)`` of a model directory, unchecked against each other."""
     import tomllib
 
     directory = Path(directory)
@@ -73,12 +73,25 @@ def load_pretrained(directory: str | Path, map_location: str = "cpu") -> tuple[T
         raise
     except Exception as exc:  # corrupt TOML or weights: torch.load raises many kinds
         raise InputError(f"cannot read model in {directory}: {type(exc).__name__}: {exc}") from None
+    return config, state
+
+
+def model_from_state(config, state: dict, where: str | Path) -> Transducer:
+    """Build the model of ``config`` and load ``state``; a mismatch is one-line bad input."""
     model = build_model(config)
     try:
         model.load_state_dict(state)
     except Exception as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"weights in {directory} do not match its config: {first}") from None
+        raise InputError(f"weights in {where} do not match its config: {first}") from None
+    return model
+
+
+def load_pretrained(directory: str | Path, map_location: str = "cpu") -> tuple[Transducer, Any]:
+    """Load ``(model, tokenizer or None)`` from a checkpoint directory."""
+    directory = Path(directory)
+    config, state = read_model_dir(directory, map_location)
+    model = model_from_state(config, state, directory)
     model.eval()
     tokenizer = None
     if (directory / TOKENIZER_FILE).is_file():

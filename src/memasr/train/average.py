@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from memasr.errors import InputError
-from memasr.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from memasr.model.checkpoint import WEIGHTS_FILE, read_model_dir
 from memasr.model.config import ModelConfig, config_from_dict, dump_config
 
 
@@ -42,22 +42,27 @@ def read_weights(path: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor]
     """``(config, model state, step or None)`` from a trainer checkpoint ``ckpt-*.pt`` or a model
     directory (``config.toml`` + ``model.pt``)."""
     path = Path(path)
+    if path.is_dir():
+        config, weights = read_model_dir(path)
+        return config, _tensors(weights, path / WEIGHTS_FILE), None
     try:
-        if path.is_dir():
-            if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
-                raise InputError(f"{path} is not a memasr model directory (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
-            config = config_from_dict(tomllib.loads((path / CONFIG_FILE).read_text()), str(path / CONFIG_FILE))
-            return config, torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True), None
         if not path.is_file():
             raise InputError(f"checkpoint not found: {path}")
         state = torch.load(path, map_location="cpu", weights_only=False)  # trainer state: optimizer, RNG, ...
         if not isinstance(state, dict) or "model" not in state or "config" not in state:
             raise InputError(f"{path} is not a memasr training checkpoint")
-        return config_from_dict(tomllib.loads(state["config"]), str(path)), state["model"], state.get("step")
+        config = config_from_dict(tomllib.loads(state["config"]), str(path))
+        return config, _tensors(state["model"], path), state.get("step")
     except InputError:
         raise
     except Exception as exc:  # corrupt file: torch.load and tomllib raise many kinds
         raise InputError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
+def _tensors(state, where: Path) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{where} holds no model weights (a dict of tensors)")
+    return state
 
 
 def average_checkpoints(paths: list[str | Path]) -> tuple[ModelConfig, dict[str, torch.Tensor], list[int | None]]:
