@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         for b in (int(v) for v in args.whisper_beams.split(",") if v):
             systems.append((f"whisper-tiny.en (beam {b})", lambda b=b: whisper_system(b)))
     for d in args.model:
-        label = "memasr (bundled)" if d == "bundled" else f"memasr ({Path(d).name})"
+        label = "memasr (bundled)" if d == "bundled" else f"memasr ({d})"  # the folder says which run
         systems.append((label, lambda d=d: memasr_system(d)))
 
     fns = {}
