@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     tokenizers = [_tokenizer_of(p) for p in inputs]
     if tokenizers[-1] is None:
         raise InputError(f"no tokenizer.model beside {inputs[-1]} (in the model directory or the run folder)")
-    if any(t is None or t.read_bytes() != tokenizers[-1].read_bytes() for t in tokenizers):
+    reference = tokenizers[-1].read_bytes()
+    if any(t is None or t.read_bytes() != reference for t in tokenizers):
         raise InputError("the inputs do not share one tokenizer; average checkpoints of one run")
     config, state, steps = average_checkpoints(inputs)
     model = model_from_state(config, state, "the averaged checkpoints")

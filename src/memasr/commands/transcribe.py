@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--trace", action="store_true",
                    help="record every weight use and report measured off-chip bytes per audio second, "
-                   "token rate and symbols per frame (the trace is kept in memory, 32 bytes per weight use)")
+                   "token rate and symbols per frame (the trace is kept in memory: each distinct piece of a "
+                   "layer pass once, then 4 bytes per piece)")
     p.add_argument("--profile", help="hardware profile TOML for --trace (default: shipped profile)")
     p.set_defaults(func=run)
     return p

@@ -4,14 +4,13 @@ noise of the last optimizer steps and often lowers WER at no cost at inference t
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import torch
 
 from memasr.errors import InputError
 from memasr.model.checkpoint import WEIGHTS_FILE, read_model_dir
-from memasr.model.config import ModelConfig, config_from_dict, dump_config
+from memasr.model.config import ModelConfig, dump_config
 
 
 def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -45,18 +44,10 @@ def read_weights(path: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor]
     if path.is_dir():
         config, weights = read_model_dir(path)
         return config, _tensors(weights, path / WEIGHTS_FILE), None
-    try:
-        if not path.is_file():
-            raise InputError(f"checkpoint not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=False)  # trainer state: optimizer, RNG, ...
-        if not isinstance(state, dict) or "model" not in state or "config" not in state:
-            raise InputError(f"{path} is not a memasr training checkpoint")
-        config = config_from_dict(tomllib.loads(state["config"]), str(path))
-        return config, _tensors(state["model"], path), state.get("step")
-    except InputError:
-        raise
-    except Exception as exc:  # corrupt file: torch.load and tomllib raise many kinds
-        raise InputError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    from memasr.train.trainer import read_training_checkpoint  # heavy module: only for ckpt files
+
+    state, config = read_training_checkpoint(path)
+    return config, _tensors(state["model"], path), state.get("step")
 
 
 def _tensors(state, where: Path) -> dict[str, torch.Tensor]:

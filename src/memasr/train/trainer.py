@@ -201,6 +201,25 @@ def list_checkpoints(out: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if CKPT_RE.match(p.name))
 
 
+def read_training_checkpoint(path: str | Path) -> tuple[dict, ModelConfig]:
+    """``(trainer state, model config)`` of a ``ckpt-*.pt``; unreadable or foreign files are
+    one-line bad input."""
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)  # optimizer, RNG, ...: not only tensors
+        if not isinstance(state, dict) or "model" not in state or "config" not in state:
+            raise InputError(f"{path} is not a memasr training checkpoint")
+        return state, config_from_dict(tomllib.loads(state["config"]), str(path))
+    except InputError:
+        raise
+    except Exception as exc:  # corrupt file: torch.load and tomllib raise many kinds
+        raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+
+
 def lr_factor(step: int, warmup: int, total: int | None, min_ratio: float) -> float:
     """Linear warmup to 1, then cosine decay to ``min_ratio`` at ``total`` (inverse-sqrt if unknown)."""
     if warmup > 0 and step < warmup:
@@ -373,13 +392,7 @@ class Trainer:
         self.resume_path = self._find_resume()
         self.resume_state = None
         if self.resume_path is not None:
-            try:
-                self.resume_state = torch.load(self.resume_path, map_location="cpu", weights_only=False)
-            except Exception as exc:
-                raise InputError(f"cannot read checkpoint {self.resume_path}: {exc}") from None
-            import tomllib
-
-            self.config = config_from_dict(tomllib.loads(self.resume_state["config"]), str(self.resume_path))
+            self.resume_state, self.config = read_training_checkpoint(self.resume_path)
 
         # training source, tokenizer
         synth_seed = o.synth_seed if o.synth_seed is not None else o.seed
