@@ -3,9 +3,15 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
+DEB_BASE := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
 	sox fortune-mod fortunes fortunes-min wordnet-base bible-kjv bible-kjv-text \
 	pocketsphinx-testdata klettres-data
+# one line per area, so that each area's packages are edited in one place
+DEB_TTS :=
+DEB_AUGMENT :=
+DEB_TEXT :=
+DEB_EVAL :=
+DEB_PACKAGES := $(DEB_BASE) $(DEB_TTS) $(DEB_AUGMENT) $(DEB_TEXT) $(DEB_EVAL)
 
 .PHONY: demo test install debs bench clean
 
