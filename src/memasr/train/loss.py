@@ -26,6 +26,7 @@ import torch
 # Finite stand-in for log(0): -inf would give NaN gradients (inf - inf) in
 # unreachable lattice cells, and 0 * NaN still poisons the backward pass.
 _NEG = -1e30
+LOG_ZERO = _NEG  # public name, for callers that build lattices themselves (train/pruned.py)
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -107,15 +108,17 @@ def rnnt_loss_from_logprobs(
         blank_lp, emit_lp = blank_lp.float(), emit_lp.float()
 
     n_diag = T + U  # diagonals 0 .. T+U-1 hold every node (t < T, u <= U)
-    blank_d = _skew(blank_lp, n_diag)  # [B, n_diag, U+1]
-    emit_d = _skew(emit_lp, n_diag)  # [B, n_diag, U]
+    # unbind once: indexing a diagonal per step would make each step's backward write a
+    # zero-filled [B, n_diag, U+1] gradient (quadratic in T + U); unbind's backward is one stack
+    blank_d = _skew(blank_lp, n_diag).unbind(1)  # n_diag x [B, U+1]
+    emit_d = _skew(emit_lp, n_diag).unbind(1)  # n_diag x [B, U]
 
     alpha = torch.full((B, U1), _NEG, dtype=blank_lp.dtype, device=blank_lp.device)
     alpha[:, 0] = 0.0
     alphas = [alpha]
     for n in range(1, n_diag):
-        from_blank = alpha + blank_d[:, n - 1]  # (t-1, u) -> (t, u)
-        from_emit = alpha[:, :-1] + emit_d[:, n - 1]  # (t, u-1) -> (t, u)
+        from_blank = alpha + blank_d[n - 1]  # (t-1, u) -> (t, u)
+        from_emit = alpha[:, :-1] + emit_d[n - 1]  # (t, u-1) -> (t, u)
         alpha = torch.cat([from_blank[:, :1], torch.logaddexp(from_blank[:, 1:], from_emit)], dim=1)
         alphas.append(alpha)
     alpha_all = torch.stack(alphas, dim=1)  # [B, n_diag, U+1]; [b, n, u] = alpha[b, n-u, u]
