@@ -55,7 +55,7 @@ def make_model(preset: str, audio: np.ndarray, token_rate: float, seed: int = 0)
     """Random-weight model; blank bias set so ~``token_rate`` frames/s prefer a token at the start state."""
     torch.manual_seed(seed)
     model = build_model(load_preset(preset)).eval()
-    feats = LogMel()(torch.from_numpy(audio))
+    feats = LogMel(model.config.features)(torch.from_numpy(audio))
     model.normalizer.fit([feats])
     with torch.no_grad():
         enc, _ = model.transcribe(feats[None], torch.tensor([feats.shape[0]]))
@@ -107,7 +107,7 @@ def bench_rtf(presets: list[str], seconds: float, repeats: int, token_rate: floa
                 steps[sch].extend(st)
                 tokens[sch].add(ntok)
         base = statistics.median(walls["frame"])
-        stride_ms = model.config.encoder.input_frame_ms
+        stride_ms = model.config.input_frame_ms
         for sch in SCHEDULES:
             med = statistics.median(walls[sch])
             rows.append({"preset": preset, "params_m": count_parameters(model) / 1e6, "schedule": sch,

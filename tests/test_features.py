@@ -1,4 +1,5 @@
-"""Log-mel front end: streaming equals whole-utterance, shapes, filters, CMVN."""
+"""Log-mel front end: equal to kaldi-native-fbank (sherpa-onnx's settings), streaming equals
+whole-utterance for both framings, shapes, filters, CMVN."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,20 +20,48 @@ def _speechlike(n: int, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("n,expected", [(0, 0), (399, 0), (400, 1), (559, 1), (560, 2), (16000, 98)])
-def test_frame_count_formula(n, expected):
-    cfg = FeatureConfig()
+def test_frame_count_formula_snip_edges(n, expected):
+    cfg = FeatureConfig.legacy()
     assert cfg.win_length == 400 and cfg.hop_length == 160
     assert cfg.num_frames(n) == expected
     assert LogMel(cfg)(torch.zeros(n) + 0.01).shape == (expected, 80)
+
+
+@pytest.mark.parametrize("n,expected", [(0, 0), (79, 0), (80, 1), (239, 1), (240, 2), (16000, 100)])
+def test_frame_count_formula_centred(n, expected):
+    cfg = FeatureConfig()
+    assert not cfg.snip_edges
+    assert cfg.num_frames(n) == expected
+    assert LogMel(cfg)(torch.zeros(n) + 0.01).shape == (expected, 80)
+
+
+@pytest.mark.parametrize("n", [80, 300, 400, 4000, 16123])
+def test_default_front_end_equals_kaldi_native_fbank(n):
+    """The default config is sherpa-onnx's: compare with kaldi-native-fbank configured as it does."""
+    knf = pytest.importorskip("kaldi_native_fbank")
+    opts = knf.FbankOptions()
+    opts.frame_opts.dither = 0.0
+    opts.frame_opts.snip_edges = False
+    opts.mel_opts.num_bins = 80
+    opts.mel_opts.low_freq = 20.0
+    opts.mel_opts.high_freq = -400.0
+    x = _speechlike(n, seed=n)
+    fbank = knf.OnlineFbank(opts)
+    fbank.accept_waveform(16000, x.tolist())
+    fbank.input_finished()
+    ref = torch.tensor(np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)]))
+    ours = LogMel()(x)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref, atol=2e-3, rtol=0)  # float32 FFT rounding only
 
 
 def test_shapes_batch_and_numpy():
     x = _speechlike(8000)
     lm = LogMel()
     single = lm(x)
-    assert single.shape == (48, 80) and single.dtype == torch.float32
+    assert single.shape == (50, 80) and single.dtype == torch.float32
     batch = lm(torch.stack([x, 0.5 * x]))
-    assert batch.shape == (2, 48, 80)
+    assert batch.shape == (2, 50, 80)
     torch.testing.assert_close(batch[0], single)
     # halving amplitude lowers power by 4x: log-mel drops by log(4) where above the floor
     loud = single > -15
@@ -42,7 +71,7 @@ def test_shapes_batch_and_numpy():
 
 def test_frames_depend_only_on_their_window():
     x = _speechlike(4000)
-    lm = LogMel()
+    lm = LogMel(FeatureConfig.legacy())
     full = lm(x)
     k = 7
     alone = lm(x[k * 160: k * 160 + 400])
@@ -50,10 +79,11 @@ def test_frames_depend_only_on_their_window():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_streaming_equals_whole(seed):
+@pytest.mark.parametrize("cfg", [FeatureConfig(), FeatureConfig.legacy()], ids=["centred", "snip"])
+def test_streaming_equals_whole(seed, cfg):
     x = _speechlike(16000 * 2 + 123, seed)
-    whole = LogMel()(x)
-    stream = StreamingLogMel()
+    whole = LogMel(cfg)(x)
+    stream = StreamingLogMel(cfg)
     rng = np.random.default_rng(seed)
     outs, i = [], 0
     while i < len(x):

@@ -1,9 +1,17 @@
-"""Log-mel filterbank features (Kaldi-style framing), streaming and whole-utterance.
+"""Log-mel filterbank features (Kaldi fbank), streaming and whole-utterance.
 
-Frame ``k`` covers samples ``[k * hop, k * hop + win)``: there is no padding at
-either end, so an utterance of ``N`` samples has ``1 + (N - win) // hop`` frames
-(0 if ``N < win``). Every frame is computed from its own samples only, which
-makes :class:`StreamingLogMel` produce exactly the frames :class:`LogMel` does.
+The default :class:`FeatureConfig` is the front end of sherpa-onnx (kaldi-native-fbank
+with 80 bins, 16 kHz, 25/10 ms, povey window, dither 0, ``snip_edges = False``, mel band
+20 Hz .. nyquist - 400 Hz, log floored at float32 epsilon, samples in [-1, 1]), so a model
+trained here runs in sherpa-onnx unchanged; tests check it against kaldi-native-fbank.
+:meth:`FeatureConfig.legacy` is the front end of models trained before that change.
+
+Framing (:mod:`memasr.data.framing`, shared with the torch-free ONNX runtime):
+``snip_edges = True`` takes frame ``k`` from samples ``[k * hop, k * hop + win)`` with no
+padding; ``snip_edges = False`` centres frame ``k`` on ``k * hop + hop / 2`` and mirrors
+the signal at both ends, as Kaldi does, giving ``(N + hop // 2) // hop`` frames.
+Every frame is computed from its own samples only, which makes :class:`StreamingLogMel`
+produce exactly the frames :class:`LogMel` does.
 """
 from __future__ import annotations
 
@@ -14,14 +22,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from memasr.data import framing
 from memasr.errors import InputError
 
-LOG_FLOOR = 1e-10
+LEGACY_LOG_FLOOR = 1e-10
+FLOAT32_EPS = float(np.finfo(np.float32).eps)  # Kaldi's floor for log mel energies
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Front-end settings. Defaults: 80 log-mels, 25 ms / 10 ms at 16 kHz."""
+    """Front-end settings; the defaults are sherpa-onnx's (see the module docstring)."""
 
     sample_rate: int = 16000
     n_mels: int = 80
@@ -33,7 +43,15 @@ class FeatureConfig:
     remove_dc_offset: bool = True
     window: str = "povey"  # "povey" (hann ** 0.85, as Kaldi) or "hann"
     low_freq: float = 20.0
-    high_freq: float = 0.0  # <= 0 means nyquist + high_freq
+    high_freq: float = -400.0  # <= 0 means nyquist + high_freq
+    snip_edges: bool = False  # True: no padding, frames start at k * hop (see the module docstring)
+    log_floor: float = FLOAT32_EPS
+
+    @classmethod
+    def legacy(cls, **overrides) -> "FeatureConfig":
+        """The front end of memasr models trained before the sherpa-onnx-compatible default."""
+        values = {"high_freq": 0.0, "snip_edges": True, "log_floor": LEGACY_LOG_FLOOR, **overrides}
+        return cls(**values)
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0 or self.n_mels <= 0:
@@ -48,6 +66,8 @@ class FeatureConfig:
             raise InputError(f"feature config: need 0 <= low_freq < high_freq, got {self.low_freq}, {self.upper_freq}")
         if self.dither < 0 or not 0.0 <= self.preemphasis < 1.0:
             raise InputError("feature config: dither must be >= 0 and preemphasis in [0, 1)")
+        if not self.log_floor > 0:
+            raise InputError(f"feature config: log_floor must be positive, got {self.log_floor}")
 
     @property
     def win_length(self) -> int:
@@ -63,10 +83,8 @@ class FeatureConfig:
         return self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
 
     def num_frames(self, num_samples: int) -> int:
-        """Frames produced from ``num_samples`` samples (no padding)."""
-        if num_samples < self.win_length:
-            return 0
-        return 1 + (num_samples - self.win_length) // self.hop_length
+        """Frames produced from a whole utterance of ``num_samples`` samples."""
+        return framing.num_frames(num_samples, self.win_length, self.hop_length, self.snip_edges)
 
 
 def _hz_to_mel(f: np.ndarray | float) -> np.ndarray:
@@ -123,7 +141,7 @@ class _FrameKernel:
         spec = torch.fft.rfft(frames * self.window, n=cfg.n_fft)  # [..., n_fft/2+1]
         power = spec.real.square() + spec.imag.square()
         mel = power @ self.fbank  # [..., n_mels]
-        return mel.clamp_min(LOG_FLOOR).log()
+        return mel.clamp_min(cfg.log_floor).log()
 
 
 def _as_float_tensor(waveform: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -152,25 +170,47 @@ class LogMel:
         n = cfg.num_frames(x.shape[-1])
         if n == 0:
             return x.new_zeros(*x.shape[:-1], 0, cfg.n_mels)
-        frames = x.unfold(-1, cfg.win_length, cfg.hop_length)  # [..., n, win]
+        if cfg.snip_edges:
+            frames = x.unfold(-1, cfg.win_length, cfg.hop_length)  # [..., n, win]
+        else:
+            idx = framing.frame_indices(x.shape[-1], cfg.win_length, cfg.hop_length, False, 0, n)
+            frames = x[..., torch.from_numpy(idx)]  # [..., n, win], mirrored at both ends
         return self._kernel(frames)
 
 
 class StreamingLogMel:
     """Incremental log-mel: feed samples in any chunk sizes, get each frame once.
 
-    The concatenation of all ``accept`` outputs equals ``LogMel(config)(whole)``.
-    Only the last ``win - hop``-ish samples are buffered between calls.
+    A frame is emitted as soon as all its samples have arrived; with ``snip_edges = False``
+    the frames that reach past the end (mirrored there) come from :meth:`flush`. The
+    concatenation of all ``accept`` outputs and ``flush`` equals ``LogMel(config)(whole)``.
+    Only the samples that pending frames still need are buffered between calls.
     """
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
         self._kernel = _FrameKernel(self.config)
-        self._buf = torch.zeros(0)
+        self.reset()
 
     def reset(self) -> None:
         """Start a new utterance."""
         self._buf = torch.zeros(0)
+        self._offset = 0  # absolute index of self._buf[0]
+        self._total = 0  # samples accepted so far
+        self._next = 0  # next frame to emit
+
+    def _emit(self, stop: int, final: bool) -> torch.Tensor:
+        cfg = self.config
+        if stop <= self._next:
+            return torch.zeros(0, cfg.n_mels)
+        idx = framing.frame_indices(self._total, cfg.win_length, cfg.hop_length, cfg.snip_edges,
+                                    self._next, stop, mirror_end=final) - self._offset
+        out = self._kernel(self._buf[torch.from_numpy(idx)])
+        self._next = stop
+        keep_from = max(0, framing.first_sample(self._next, cfg.win_length, cfg.hop_length, cfg.snip_edges))
+        self._buf = self._buf[max(0, keep_from - self._offset):].clone()
+        self._offset = max(self._offset, keep_from)
+        return out
 
     def accept(self, samples: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Feed float samples [n]; return the newly complete frames [k, n_mels] (k may be 0)."""
@@ -178,20 +218,18 @@ class StreamingLogMel:
         if x.dim() != 1:
             raise InputError(f"StreamingLogMel expects mono [n] samples, got shape {tuple(x.shape)}")
         cfg = self.config
-        buf = torch.cat([self._buf, x]) if self._buf.numel() else x
-        k = cfg.num_frames(buf.numel())
-        if k == 0:
-            self._buf = buf.clone()
-            return buf.new_zeros(0, cfg.n_mels)
-        out = self._kernel(buf.unfold(0, cfg.win_length, cfg.hop_length))
-        # keep the samples the next frame (start k * hop) still needs
-        self._buf = buf[k * cfg.hop_length:].clone()
-        return out
+        self._buf = torch.cat([self._buf, x]) if self._buf.numel() else x.clone()
+        self._total += x.numel()
+        ready = framing.frames_ready(self._total, cfg.win_length, cfg.hop_length, cfg.snip_edges)
+        return self._emit(ready, final=False)
 
     def flush(self) -> torch.Tensor:
-        """End of utterance: no padding, so no more frames. Returns [0, n_mels] and resets."""
+        """End of utterance: the frames that reach past the last sample ([k, n_mels], k = 0
+        with ``snip_edges``); then resets for a new utterance."""
+        cfg = self.config
+        out = self._emit(cfg.num_frames(self._total), final=True)
         self.reset()
-        return torch.zeros(0, self.config.n_mels)
+        return out
 
 
 class GlobalCMVN(nn.Module):

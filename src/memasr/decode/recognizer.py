@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from memasr.data.audio import DEFAULT_SR, StreamingResampler, to_mono_float
-from memasr.data.features import FeatureConfig, StreamingLogMel
+from memasr.data.features import StreamingLogMel
 from memasr.decode.runtime import METHODS, RuntimeState, StreamingRuntime, best_tokens, stack_runtime_states, \
     unstack_runtime_state
 from memasr.errors import InputError
@@ -147,6 +147,7 @@ class OnlineStream:
             return
         if self._resampler is not None:
             self._add_samples(self._resampler.flush())
+        self._add_features(self._fbank.flush())  # frames mirrored past the end (snip_edges = False)
         self._finished = True
 
     @property
@@ -157,7 +158,9 @@ class OnlineStream:
         if x.size == 0:
             return
         self.num_samples += x.size
-        feats = self._fbank.accept(torch.from_numpy(np.ascontiguousarray(x)))
+        self._add_features(self._fbank.accept(torch.from_numpy(np.ascontiguousarray(x))))
+
+    def _add_features(self, feats: Tensor) -> None:
         if feats.shape[0] == 0:
             return
         model = self._rec.model
@@ -207,7 +210,7 @@ class Recognizer:
         self.runtime = StreamingRuntime(model, schedule, self.config.max_symbols_per_frame,
                                         self.config.decoding_method, self.config.max_active_paths)
         enc = model.config.encoder
-        self.feature_config = FeatureConfig(n_mels=enc.input_dim)
+        self.feature_config = model.config.features
         self.frame_seconds = enc.total_reduction * enc.stack_stride * self.feature_config.hop_ms / 1000.0
 
     @classmethod

@@ -61,7 +61,7 @@ class FeatureGraph(nn.Module):
             frames = frames - cfg.preemphasis * prev
         real, imag = frames @ self.cos_basis, frames @ self.sin_basis
         mel = (real.square() + imag.square()) @ self.fbank
-        return (mel.clamp_min(1e-10).log() - self.mean) / self.std
+        return (mel.clamp_min(cfg.log_floor).log() - self.mean) / self.std
 
 
 def _flat_encoder_state(model: Transducer) -> list[Tensor]:
@@ -109,7 +109,8 @@ def _metadata(model: Transducer, chunk: int, features: FeatureConfig, n_enc: int
             "stack_stride": str(enc.stack_stride), "vocab_size": str(model.config.vocab_size), "blank_id": "0",
             "encoder_states": str(n_enc), "decoder_states": str(n_dec), "model_name": model.config.name,
             "features": json.dumps({"sample_rate": features.sample_rate, "win_length": features.win_length,
-                                    "hop_length": features.hop_length, "n_mels": features.n_mels})}
+                                    "hop_length": features.hop_length, "n_mels": features.n_mels,
+                                    "snip_edges": features.snip_edges})}
 
 
 def export_onnx(model: Transducer, out_dir: str | Path, chunk_frames: int | None = None,
@@ -122,7 +123,7 @@ def export_onnx(model: Transducer, out_dir: str | Path, chunk_frames: int | None
     chunk = chunk_frames or (schedule.chunk_frames if schedule.layer_major else model.encoder.total_reduction)
     if chunk % model.encoder.total_reduction:
         raise ValueError(f"chunk {chunk} is not a multiple of the time reduction {model.encoder.total_reduction}")
-    features = FeatureConfig(n_mels=model.config.encoder.input_dim)
+    features = model.config.features
     enc_state = _flat_encoder_state(model)
     dec_state = list(model.predictor.init_state(1))
     meta = _metadata(model, chunk, features, len(enc_state), len(dec_state))

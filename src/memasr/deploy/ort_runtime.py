@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from memasr.data import framing
+
 _DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
 
 
@@ -48,6 +50,7 @@ class OnnxTransducer:
         feats = json.loads(meta["features"])
         self.sample_rate, self.win, self.hop = feats["sample_rate"], feats["win_length"], feats["hop_length"]
         self.n_mels = feats["n_mels"]
+        self.snip_edges = feats.get("snip_edges", True)  # exports from before the field snipped
         self.max_symbols = max_symbols_per_frame
         self.tokenizer = None
         if (directory / "tokenizer.model").is_file():
@@ -66,9 +69,11 @@ class OnnxTransducer:
 
     def compute_features(self, samples: np.ndarray) -> np.ndarray:
         """``samples [n]`` at 16 kHz -> normalized log-mel ``[F, n_mels]``."""
-        if len(samples) < self.win:
+        count = framing.num_frames(len(samples), self.win, self.hop, self.snip_edges)
+        if count == 0:
             return np.zeros((0, self.n_mels), np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(samples.astype(np.float32), self.win)[::self.hop]
+        idx = framing.frame_indices(len(samples), self.win, self.hop, self.snip_edges, 0, count)
+        frames = samples.astype(np.float32)[idx]
         return self.features_session.run(None, {"frames": np.ascontiguousarray(frames)})[0]
 
     def _stack(self, feats: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ def trace_run(model: Transducer, audio: np.ndarray, profile: HardwareProfile, sc
     from memasr.data.features import LogMel
     from memasr.decode.runtime import StreamingRuntime
 
-    features = LogMel()(torch.as_tensor(audio, dtype=torch.float32))
+    features = LogMel(model.config.features)(torch.as_tensor(audio, dtype=torch.float32))
     enc = model.config.encoder
     # Trim to whole chunks so per-second rates compare like with like (no partial last chunk).
     unit = (schedule.chunk_frames if schedule.layer_major else enc.total_reduction) * enc.stack_stride
@@ -61,7 +61,7 @@ def trace_run(model: Transducer, audio: np.ndarray, profile: HardwareProfile, sc
     runtime.run_features(features, recorder)
     # Per-second rates use the audio the encoder actually consumed (whole stacked frames).
     frames = int(np.ceil(((features.shape[0] - enc.stack_frames) // enc.stack_stride + 1) / enc.total_reduction))
-    seconds = frames * enc.total_reduction * enc.input_frame_ms / 1000.0
+    seconds = frames * enc.total_reduction * model.config.input_frame_ms / 1000.0
     analytic, lru, belady = replay(model, recorder, seconds, profile, schedule)
     return TraceReport(seconds, analytic, lru, belady, recorder)
 

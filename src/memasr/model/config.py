@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from memasr.data.features import FeatureConfig
 from memasr.errors import InputError
 
 
@@ -32,7 +33,6 @@ class EncoderConfig:
     layer_norm: bool = False
     output_dim: int = 0
     dropout: float = 0.0
-    frame_shift_ms: float = 10.0
 
     @property
     def total_reduction(self) -> int:
@@ -40,11 +40,6 @@ class EncoderConfig:
         for _, factor in self.time_reduction:
             total *= factor
         return total
-
-    @property
-    def input_frame_ms(self) -> float:
-        """Duration of one encoder-input (stacked) frame."""
-        return self.frame_shift_ms * self.stack_stride
 
 
 @dataclass
@@ -70,9 +65,14 @@ class JoinerConfig:
 
 @dataclass
 class ModelConfig:
+    """The model and its front end. ``features`` is the one feature configuration that
+    training, streaming inference, tracing and export all use (``[features]`` in TOML;
+    a config written before that table existed gets :meth:`FeatureConfig.legacy`)."""
+
     name: str = "custom"
     vocab_size: int = 256  # non-blank tokens; the model outputs vocab_size + 1 classes (blank = 0)
     schedule: str = "chunk:8"  # the runtime schedule this model is meant to run with
+    features: FeatureConfig = field(default_factory=FeatureConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     joiner: JoinerConfig = field(default_factory=JoinerConfig)
@@ -80,6 +80,11 @@ class ModelConfig:
     @property
     def num_classes(self) -> int:
         return self.vocab_size + 1
+
+    @property
+    def input_frame_ms(self) -> float:
+        """Duration of one encoder-input (stacked) frame."""
+        return self.features.hop_ms * self.encoder.stack_stride
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:
@@ -89,7 +94,8 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}")
     kwargs = {}
     for key, value in data.items():
-        sub = {"encoder": EncoderConfig, "predictor": PredictorConfig, "joiner": JoinerConfig}.get(key)
+        sub = {"encoder": EncoderConfig, "predictor": PredictorConfig, "joiner": JoinerConfig,
+               "features": FeatureConfig}.get(key)
         if cls is ModelConfig and sub is not None:
             if not isinstance(value, dict):
                 raise InputError(f"{where}: [{key}] must be a table")
@@ -98,9 +104,23 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
+def _upgrade_legacy(data: dict[str, Any]) -> dict[str, Any]:
+    """Configs from before ``[features]``: the legacy front end, whose hop was the encoder's
+    ``frame_shift_ms`` and whose bin count was the encoder's ``input_dim``."""
+    if "features" in data:
+        return data
+    data = {**data}
+    encoder = dict(data.get("encoder") or {})
+    hop_ms = encoder.pop("frame_shift_ms", 10.0)
+    data["encoder"] = encoder
+    data["features"] = dataclasses.asdict(
+        FeatureConfig.legacy(hop_ms=hop_ms, n_mels=encoder.get("input_dim", EncoderConfig.input_dim)))
+    return data
+
+
 def config_from_dict(data: dict[str, Any], where: str = "config") -> ModelConfig:
     try:
-        config = _build(ModelConfig, data, where)
+        config = _build(ModelConfig, _upgrade_legacy(data), where)
     except TypeError as exc:
         raise InputError(f"{where}: {exc}") from None
     validate_config(config, where)
@@ -120,6 +140,9 @@ def validate_config(config: ModelConfig, where: str = "config") -> None:
                 raise InputError(f"{where}: {name} must be an integer >= {minimum}, got {value!r}")
 
     positive_ints(config, ("vocab_size",))
+    if config.features.n_mels != enc.input_dim:
+        raise InputError(f"{where}: [features] n_mels = {config.features.n_mels} but [encoder] input_dim = "
+                         f"{enc.input_dim}; they must match")
     positive_ints(enc, ("input_dim", "stack_frames", "stack_stride", "num_layers", "hidden_size", "groups"))
     positive_ints(enc, ("proj_size", "output_dim"), 0)
     positive_ints(pred, ("num_layers", "hidden_size", "embed_dim", "context_size", "groups"))

@@ -16,7 +16,7 @@ import math
 import os
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +38,9 @@ REASONS = (MISSING, UNREADABLE, EMPTY_TEXT, UNENCODABLE, TOO_SHORT, SYNTH_FAILED
 
 SYNTH_PREFIX = "synth:"
 
+# (audio float32 [n] at 16 kHz, example index) -> audio [n], e.g. memasr.data.augment.ChannelAugmenter
+Augmenter = Callable[[np.ndarray, int], np.ndarray]
+
 
 def encoder_frames(config: ModelConfig, feature_frames: int) -> int:
     """Encoder output frames for ``feature_frames`` 10 ms frames (stacking + time reduction)."""
@@ -49,7 +52,8 @@ def encoder_frames(config: ModelConfig, feature_frames: int) -> int:
 
 
 def feature_config(config: ModelConfig) -> FeatureConfig:
-    return FeatureConfig(n_mels=config.encoder.input_dim, hop_ms=config.encoder.frame_shift_ms)
+    """The model's own front end (one configuration for training and inference)."""
+    return config.features
 
 
 # --------------------------------------------------------------------------- up-front checks
@@ -103,11 +107,13 @@ class _Featurizer:
 
 
 class ManifestDataset(torch.utils.data.Dataset):
-    """Rows of a filtered manifest (see :func:`filter_entries`); item = example or skip record."""
+    """Rows of a filtered manifest (see :func:`filter_entries`); item = example or skip record.
+    ``augmenter`` (training sets only) changes each waveform before its features."""
 
-    def __init__(self, entries: Sequence[dict], config: ModelConfig) -> None:
+    def __init__(self, entries: Sequence[dict], config: ModelConfig, augmenter: Augmenter | None = None) -> None:
         self.entries = list(entries)
         self.featurizer = _Featurizer(config)
+        self.augmenter = augmenter
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -130,16 +136,20 @@ class ManifestDataset(torch.utils.data.Dataset):
         if offset:  # segment of a longer recording (lhotse imports)
             sr = self.featurizer.fcfg.sample_rate
             audio = audio[int(offset * sr):int((offset + entry["duration"]) * sr)]
+        if self.augmenter is not None:
+            audio = self.augmenter(audio, idx)
         return self.featurizer.example(audio, entry["tokens"], where)
 
 
 class SynthDataset(torch.utils.data.Dataset):
-    """On-the-fly TTS (:class:`memasr.data.synth.OnTheFlySynthDataset`) + features + tokens."""
+    """On-the-fly TTS (:class:`memasr.data.synth.OnTheFlySynthDataset`) + optional
+    ``augmenter`` (applied to the waveform) + features + tokens."""
 
-    def __init__(self, source, tokenizer: Tokenizer, config: ModelConfig) -> None:
+    def __init__(self, source, tokenizer: Tokenizer, config: ModelConfig, augmenter: Augmenter | None = None) -> None:
         self.source = source
         self.tokenizer = tokenizer
         self.featurizer = _Featurizer(config)
+        self.augmenter = augmenter
 
     def __len__(self) -> int:
         return len(self.source)
@@ -160,6 +170,8 @@ class SynthDataset(torch.utils.data.Dataset):
         audio = item["audio"]
         if audio is None or len(audio) < 2 or not np.isfinite(audio).all():
             return {"skip": SYNTH_FAILED, "where": where}
+        if self.augmenter is not None:
+            audio = self.augmenter(audio, idx)
         return self.featurizer.example(audio, self.tokenizer.encode(text), f"{where}:{item.get('voice', '')}")
 
 
