@@ -458,8 +458,10 @@ class MbrolaEngine(Engine):
         return _espeak_cli(text, voice, int(round(175 * speed)), int(np.clip(round(50 * pitch), 0, 99)))
 
 
+from memasr.data.kokoro import KokoroEngine  # noqa: E402  (after Engine, which it subclasses)
+
 ENGINE_CLASSES: dict[str, type[Engine]] = {
-    cls.name: cls for cls in (EspeakEngine, FliteEngine, FestivalEngine, PiperEngine,
+    cls.name: cls for cls in (EspeakEngine, FliteEngine, FestivalEngine, PiperEngine, KokoroEngine,
                               RHVoiceEngine, PicoEngine, MbrolaEngine)
 }
 ENGINES: tuple[str, ...] = tuple(ENGINE_CLASSES)
