@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.prune_range < 2:
         raise InputError(f"--prune-range must be >= 2, got {args.prune_range}")
     torch.set_num_threads(args.threads)
-    command = ".venv/bin/python benchmarks/pruned_loss.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = shlex.join([".venv/bin/python", "benchmarks/pruned_loss.py", *sys.argv[1:]])
     load_start = os.getloadavg()[0]
     rows = []
     for T, U in sizes:
