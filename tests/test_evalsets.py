@@ -1,12 +1,16 @@
 """Evaluation-set loaders (Debian real speech) and WER scoring."""
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from memasr.data import evalsets
-from memasr.data.evalsets import (EvalItem, available_eval_sets, klettres_text, load_eval_set,
-                                  parse_sphinx_transcription)
+from memasr.data.evalsets import (EVAL_SETS, SPLITS, EvalItem, asterisk_text, available_eval_sets, klettres_text,
+                                  ktuberling_text, load_eval_set, parse_asterisk_transcripts,
+                                  parse_sphinx_transcription, write_manifest)
+from memasr.data.manifest import read_manifest
 from memasr.data.tokenizer import normalize_text
 from memasr.errors import InputError
 from memasr.evaluate import evaluate_transcriber, score
@@ -15,6 +19,25 @@ HAVE_PS = (evalsets.POCKETSPHINX_DATA / "librivox" / "transcription").is_file()
 HAVE_KL = (evalsets.KLETTRES_DATA / "en" / "alpha").is_dir()
 needs_ps = pytest.mark.skipif(not HAVE_PS, reason="Debian package pocketsphinx-testdata not installed")
 needs_kl = pytest.mark.skipif(not HAVE_KL, reason="Debian package klettres-data not installed")
+
+
+def _installed(root: evalsets.PackageRoot) -> bool:
+    return root.default.exists()
+
+
+def needs(*roots: evalsets.PackageRoot):
+    missing = [r.package for r in roots if not _installed(r)]
+    return pytest.mark.skipif(bool(missing), reason=f"Debian package(s) {', '.join(missing)} not installed")
+
+
+SPLIT_ROOTS = (evalsets.POCKETSPHINX, evalsets.KLETTRES, evalsets.KTUBERLING, evalsets.ALSA, evalsets.ASTERISK,
+               evalsets.ASTERISK_TEXT)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Converted audio (raw -> wav, archive members) goes to a per-session temp folder."""
+    monkeypatch.setenv(evalsets.CACHE_ENV, str(tmp_path_factory.getbasetemp() / "evalset-cache"))
 
 
 def _check(items, count):
@@ -59,19 +82,143 @@ def test_klettres():
 @needs_ps
 @needs_kl
 def test_available_sets():
-    assert available_eval_sets() == ["librivox", "cards", "klettres"]
+    have = available_eval_sets()
+    assert have[:3] == ["librivox", "cards", "klettres"]
+    assert all(EVAL_SETS[n].labels in ("true", "pseudo") for n in have)
+
+
+@needs_ps
+def test_pocketsphinx_raw_converted_to_16k_wav():
+    items = load_eval_set("pocketsphinx-raw")
+    _check(items, 2)
+    assert items[0].text == "go forward ten meters" and items[1].text == "two nine three four zero"
+    info = sf.info(str(items[0].path))
+    raw = evalsets.POCKETSPHINX.path() / "goforward.raw"
+    assert info.samplerate == 16000 and info.frames == raw.stat().st_size // 2
+
+
+@needs(evalsets.KTUBERLING)
+def test_ktuberling():
+    items = load_eval_set("ktuberling")
+    _check(items, 71)
+    by_id = {it.id: it.text for it in items}
+    assert by_id["ktuberling/umbrella"] == "umbrella" and by_id["ktuberling/pizzeria_olive"] == "olive"
+    assert by_id["ktuberling/moon_fallingstar"] == "falling star"
+    assert ktuberling_text("egypt_sphynx") == "sphinx"
+
+
+@needs(evalsets.ALSA)
+def test_alsa():
+    items = load_eval_set("alsa")
+    _check(items, 8)
+    assert "front left" in [it.text for it in items] and not any("noise" in it.text for it in items)
+
+
+@needs(evalsets.ASTERISK, evalsets.ASTERISK_TEXT)
+def test_asterisk():
+    items = load_eval_set("asterisk")
+    assert len(items) > 500
+    _check(items, len(items))
+    by_id = {it.id: it.text for it in items}
+    assert by_id["asterisk/digits/7"] == "seven"
+    assert "asterisk/beep" not in by_id  # a tone, not speech
+    for it in items[::50]:  # 8 kHz telephone prompts, about 1 s to 1 min, a plausible speaking rate
+        info = sf.info(str(it.path))
+        assert info.samplerate == 8000 and 0.2 < info.duration < 60
+        assert len(it.text) / info.duration < 25
+
+
+def test_asterisk_transcripts():
+    text = "; comment\n\nbeep: [this is a simple beep tone]\nletters/at: at [@]\n" \
+           "dictate/forhelp: press 0 for help\nvm-opts: Press * to cancel, # to accept.\n"
+    refs = parse_asterisk_transcripts(text)
+    assert list(refs) == ["beep", "letters/at", "dictate/forhelp", "vm-opts"]
+    assert asterisk_text(refs["beep"]) is None
+    assert asterisk_text(refs["letters/at"]) == "at"
+    assert asterisk_text(refs["dictate/forhelp"]) == "press zero for help"
+    assert asterisk_text(refs["vm-opts"]) == "press star to cancel pound to accept"
+
+
+@needs(evalsets.TUXPAINT)
+def test_tuxpaint():
+    items = load_eval_set("tuxpaint")
+    assert len(items) > 50
+    _check(items, len(items))
+    assert {"a frog", "a brown hen"} <= {it.text for it in items}
+
+
+@needs(*SPLIT_ROOTS)
+def test_splits_disjoint_deterministic_and_true_labels_only():
+    dev, test = load_eval_set("real-dev"), load_eval_set("real-test")
+    assert [it.id for it in dev] == [it.id for it in load_eval_set("real-dev")]
+    dev_ids, test_ids = {it.id for it in dev}, {it.id for it in test}
+    assert not dev_ids & test_ids and len(dev_ids) == len(dev) and len(test_ids) == len(test)
+    assert not any(it.pseudo for it in dev + test)
+    # the 5 LibriVox + 5 cards utterances stay in real-test (earlier results and the peers use them)
+    assert {it.id for it in load_eval_set("librivox") + load_eval_set("cards")} <= test_ids
+    # split by speaker: no voice of real-test is in real-dev
+    assert not any(i.startswith("klettres/en_GB/") for i in dev_ids)
+    assert not any(i.startswith("klettres/en/") for i in test_ids)
+    parts = {s for split in SPLITS.values() for s, _ in split}
+    assert all(EVAL_SETS[s].labels == "true" for s in parts)
+
+
+def test_pseudo_labelled_sets_flagged_and_kept_apart():
+    labels = evalsets.read_pseudo_labels()
+    assert "Whisper base" in labels["model"] and "pseudo_label.py" in labels["command"]
+    pseudo = {n for n, info in EVAL_SETS.items() if info.labels == "pseudo"}
+    assert {"hedgewars", "warzone2100"} <= pseudo
+    assert not pseudo & {s for split in SPLITS.values() for s, _ in split}
+    for row in labels["items"]:
+        assert row["set"] in pseudo and row["text"] == normalize_text(row["text"]) and row["text"]
+        assert row["avg_logprob"] >= labels["thresholds"]["min_avg_logprob"]
+    for name in pseudo:
+        try:
+            items = load_eval_set(name)
+        except InputError as exc:  # optional package not installed: one line naming it
+            assert EVAL_SETS[name].package in str(exc) and "\n" not in str(exc)
+            continue
+        assert items and all(it.pseudo for it in items)
+        assert all(Path(it.path).is_file() for it in items[:5])
 
 
 def test_unknown_and_missing(monkeypatch, tmp_path):
     with pytest.raises(InputError, match="unknown evaluation set"):
         load_eval_set("timit")
-    monkeypatch.setenv(evalsets.POCKETSPHINX_ENV, str(tmp_path))
-    monkeypatch.setenv(evalsets.KLETTRES_ENV, str(tmp_path))
-    for name, pkg in [("librivox", "pocketsphinx-testdata"), ("cards", "pocketsphinx-testdata"),
-                      ("klettres", "klettres-data")]:
-        with pytest.raises(InputError, match=pkg):
+    roots = [getattr(evalsets, n) for n in dir(evalsets) if isinstance(getattr(evalsets, n), evalsets.PackageRoot)]
+    for root in roots:
+        monkeypatch.setenv(root.env, str(tmp_path / "absent"))
+    for name, info in EVAL_SETS.items():
+        with pytest.raises(InputError) as exc:
             load_eval_set(name)
+        message = str(exc.value)
+        assert "\n" not in message and any(p in message for p in info.package.split(", ")), message
     assert available_eval_sets() == []
+
+
+@needs_ps
+def test_write_manifest_16k(tmp_path):
+    out = tmp_path / "m" / "cards.jsonl"
+    assert write_manifest("cards", out) == 5
+    rows = read_manifest(out)
+    assert [r["text"] for r in rows] == [it.text for it in load_eval_set("cards")]
+    for r in rows:
+        info = sf.info(r["audio_filepath"])
+        assert info.samplerate == 16000 and info.channels == 1 and r["duration"] == pytest.approx(info.duration, abs=1e-3)
+        assert Path(r["audio_filepath"]).parent.parent.name == "cards-wav" and r["pseudo"] is False
+    raw = json.loads(out.read_text().splitlines()[0])
+    assert not Path(raw["audio_filepath"]).is_absolute()  # the manifest travels with its audio
+    assert write_manifest("cards", out) == 5  # existing wavs are reused
+
+
+@needs(evalsets.ALSA)
+def test_write_manifest_resamples(tmp_path):
+    write_manifest("alsa", tmp_path / "alsa.jsonl")
+    rows = read_manifest(tmp_path / "alsa.jsonl")
+    src = sf.info(str(evalsets.ALSA.path() / "Front_Center.wav"))
+    row = next(r for r in rows if r["text"] == "front center")
+    assert sf.info(row["audio_filepath"]).samplerate == 16000
+    assert row["duration"] == pytest.approx(src.duration, abs=0.01)
 
 
 def test_parse_sphinx_transcription():

@@ -1,18 +1,59 @@
 """Real human speech evaluation sets shipped in Debian packages.
 
-Three small sets, loaded from the files the packages install (nothing is downloaded):
+Every English recording with a known transcript that ships in a Debian package, loaded from the
+files the packages install (nothing is downloaded), plus game voice lines labelled by Whisper.
 
-``librivox`` (Debian ``pocketsphinx-testdata``)
+Sets with true transcripts (``labels="true"``):
+
+``librivox`` (``pocketsphinx-testdata``)
     5 sentences from the public-domain LibriVox reading of *Sense and Sensibility*, one
     reader, 16 kHz wav, 24.7 s in all. Transcripts in ``librivox/transcription``, one line per
     utterance in Sphinx format: ``<s> words ... </s> (utterance-id)``; the id is the wav's stem.
-``cards``  (Debian ``pocketsphinx-testdata``)
+``cards``  (``pocketsphinx-testdata``)
     5 short utterances of playing-card names ("ten of clubs"), 16 kHz wav, 9.6 s. Transcripts
     in ``cards/cards.transcription``, same Sphinx format; ids ``001``..``005`` are wav stems.
-``klettres`` (Debian ``klettres-data``)
+``pocketsphinx-raw`` (``pocketsphinx-testdata``)
+    2 headerless 16 kHz recordings whose words the package states: ``goforward.raw`` is the
+    ``<move>`` rule of ``goforward.gram`` ("go forward ten meters", pocketsphinx's own tests
+    decode it so), ``tidigits/dhd.2934z.raw`` is a TIDIGITS utterance named by its digits
+    (``z`` = zero). They are converted to wav in the cache folder on first use.
+``klettres`` (``klettres-data``)
     Isolated English letters and short words spoken by two adult voices, ogg at 44.1 kHz:
     ``en/`` (US English, 26 letters + 19 syllables, about 2 s each) and ``en_GB/`` (British
     English, 26 letters + 23 words). There is no transcript file; the label is the file name.
+``ktuberling`` (``ktuberling-data``)
+    72 words a child's game says when a sticker is placed ("umbrella", "falling star"), one
+    English voice, ogg at 44.1 kHz. Labels come from the sound names in ``sounds/en.soundtheme``
+    (the word after the scene prefix: ``pizzeria_olive`` -> "olive"); five names that are glued
+    or misspelt are spelled as spoken (:data:`KTUBERLING_FIXES`).
+``alsa`` (``alsa-utils``)
+    8 speaker-test announcements ("front left"), 48 kHz wav; the label is the file name.
+    ``Noise.wav`` is noise, not speech, and is left out.
+``asterisk`` (``asterisk-core-sounds-en`` + ``asterisk-core-sounds-en-wav``)
+    The Asterisk PBX prompts read by Allison Smith (CC-BY-SA-3.0), 8 kHz telephone wav, with
+    their transcripts in ``core-sounds-en.txt``: menus, voicemail, digits, letters. Bracketed
+    notes (``[ascending tones]``, ``at [@]``) are not spoken and are dropped, a prompt that is
+    only a note (a beep) is left out, and the keypad keys are spoken as "star" and "pound".
+``tuxpaint`` (``tuxpaint-stamps-default``, 161 MB download: optional)
+    Spoken English names of Tux Paint stamps (``*_desc.ogg``); the label is the first line of
+    the stamp's ``.txt`` description ("A brown hen.").
+
+Sets labelled by Whisper base (``labels="pseudo"``; never inside ``real-dev``/``real-test``):
+
+``hedgewars`` (``hedgewars-data``, 145 MB), ``warzone2100`` (``warzone2100-data``, 143 MB),
+``pocketsphinx-misc`` (``pocketsphinx-testdata``: ``numbers.raw``, ``something.raw``)
+    Game voice lines and two test recordings without a stated transcript. Their labels are
+    committed in ``pseudo_labels.json`` beside this module (model, command and thresholds are
+    recorded there; ``scripts/pseudo_label.py`` made it), so loading needs no Whisper.
+
+Splits over the true-transcript sets, by source and speaker, so that ``real-test`` holds
+speakers that ``real-dev`` never has:
+
+``real-dev`` (checkpoint choice)
+    ``asterisk`` + ``klettres`` US English (``klettres/en/``) + ``pocketsphinx-raw``.
+``real-test`` (reporting only)
+    ``librivox`` + ``cards`` (kept here: earlier results and the peers use them) +
+    ``klettres`` British English (``klettres/en_GB/``) + ``ktuberling`` + ``alsa``.
 
 klettres file name -> reference text (then :func:`normalize_text`):
 
@@ -30,62 +71,160 @@ So ``klettres`` has 26 + 16 (en) + 26 + 23 (en_GB) = **91** items. Item ids are
 
 All texts are normalized with :func:`memasr.data.tokenizer.normalize_text` (lower case,
 no punctuation; the Sphinx ``<s>``/``</s>`` markers are removed before that).
+
+:func:`write_manifest` exports any set as a JSONL manifest (``audio_filepath``, ``duration``,
+``text``) with 16 kHz mono wav copies, for the trainer.
 """
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import re
+import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import soundfile as sf
 
 from memasr.data.tokenizer import normalize_text
 from memasr.errors import InputError
 
-POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
-KLETTRES_DATA = Path("/usr/share/klettres")
-# Environment overrides for the package roots (for non-Debian layouts)
-POCKETSPHINX_ENV = "MEMASR_POCKETSPHINX_TESTDATA"
-KLETTRES_ENV = "MEMASR_KLETTRES_DATA"
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class PackageRoot:
+    """Where a Debian package puts its files; ``env`` overrides the folder (non-Debian layouts)."""
+
+    package: str
+    default: Path
+    env: str
+
+    def path(self) -> Path:
+        return Path(os.environ.get(self.env) or self.default)
+
+
+POCKETSPHINX = PackageRoot("pocketsphinx-testdata", Path("/usr/share/pocketsphinx/test/data"),
+                           "MEMASR_POCKETSPHINX_TESTDATA")
+KLETTRES = PackageRoot("klettres-data", Path("/usr/share/klettres"), "MEMASR_KLETTRES_DATA")
+KTUBERLING = PackageRoot("ktuberling-data", Path("/usr/share/ktuberling/sounds"), "MEMASR_KTUBERLING_SOUNDS")
+ALSA = PackageRoot("alsa-utils", Path("/usr/share/sounds/alsa"), "MEMASR_ALSA_SOUNDS")
+ASTERISK = PackageRoot("asterisk-core-sounds-en-wav", Path("/usr/share/asterisk/sounds/en_US_f_Allison"),
+                       "MEMASR_ASTERISK_SOUNDS")
+ASTERISK_TEXT = PackageRoot("asterisk-core-sounds-en",
+                            Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"),
+                            "MEMASR_ASTERISK_TRANSCRIPTS")
+TUXPAINT = PackageRoot("tuxpaint-stamps-default", Path("/usr/share/tuxpaint/stamps"), "MEMASR_TUXPAINT_STAMPS")
+HEDGEWARS = PackageRoot("hedgewars-data", Path("/usr/share/games/hedgewars/Data/Sounds/voices"),
+                        "MEMASR_HEDGEWARS_VOICES")
+WARZONE = PackageRoot("warzone2100-data", Path("/usr/share/games/warzone2100/base.wz"), "MEMASR_WARZONE_BASE")
+
+# Backwards-compatible names of the two original roots and their environment overrides.
+POCKETSPHINX_DATA, POCKETSPHINX_ENV = POCKETSPHINX.default, POCKETSPHINX.env
+KLETTRES_DATA, KLETTRES_ENV = KLETTRES.default, KLETTRES.env
+CACHE_ENV = "MEMASR_EVAL_CACHE"
 
 KLETTRES_LANGS = ("en", "en_GB")
 #: phonics sounds without a written word; excluded from the klettres set
 KLETTRES_SOUNDS = frozenset({"aw", "ch", "th"})
+#: ktuberling sound names that are glued or misspelt -> the words spoken (checked with Whisper)
+KTUBERLING_FIXES = {"fallingstar": "falling star", "palmtree": "palm tree", "moonwalker": "moon walker",
+                    "sphynx": "sphinx", "brocolli": "broccoli"}
+#: pocketsphinx-testdata recordings whose words the package states (see the module docstring)
+POCKETSPHINX_RAW = {"goforward.raw": "go forward ten meters", "tidigits/dhd.2934z.raw": "two nine three four zero"}
+#: alsa-utils files that are not speech
+ALSA_NOT_SPEECH = frozenset({"Noise"})
+PSEUDO_LABELS = Path(__file__).with_name("pseudo_labels.json")
 
 # "<s> words </s> (id)" ; the markers are optional in some Sphinx transcription files
 _SPHINX_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
 _SPHINX_MARKERS = re.compile(r"</?s>|<sil>", re.IGNORECASE)
+_BRACKETED = re.compile(r"\[[^\]]*\]")
 
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One utterance: audio file, normalized reference text, and a stable id."""
+    """One utterance: audio file, normalized reference text, a stable id, and whether the
+    text is a model's guess (pseudo label) rather than a known transcript."""
 
     path: Path
     text: str
     id: str
+    pseudo: bool = False
 
 
 @dataclass(frozen=True)
-class _SetInfo:
+class EvalSetInfo:
+    """An evaluation set: the Debian package(s) it needs, what it is, label kind, loader."""
+
     package: str
     description: str
+    labels: str  # "true" or "pseudo"
+    load: Callable[[], list[EvalItem]]
 
 
-EVAL_SETS: dict[str, _SetInfo] = {
-    "librivox": _SetInfo("pocketsphinx-testdata", "5 LibriVox read sentences, one speaker, 16 kHz"),
-    "cards": _SetInfo("pocketsphinx-testdata", "5 playing-card utterances, 16 kHz"),
-    "klettres": _SetInfo("klettres-data", "91 isolated English letters and short words, en + en_GB, 44.1 kHz"),
-}
+# ------------------------------------------------------------------------------ helpers
 
 
-def _root(env: str, default: Path) -> Path:
-    return Path(os.environ.get(env) or default)
+def cache_dir() -> Path:
+    """Folder for converted audio (raw -> wav, archive members, 16 kHz manifest copies)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "memasr" / "evalsets"
 
 
-def _missing(name: str, what: Path) -> InputError:
-    pkg = EVAL_SETS[name].package
-    return InputError(f"evaluation set {name!r} needs the Debian package {pkg!r} "
-                      f"(missing {what}); install it with `sudo apt-get install {pkg}`")
+def _missing(root: PackageRoot, what: Path, name: str) -> InputError:
+    return InputError(f"evaluation set {name!r} needs the Debian package {root.package!r} "
+                      f"(missing {what}); install it with `sudo apt-get install {root.package}`")
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Run ``write(tmp)`` and move tmp onto ``path`` (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_wav(path: Path, samples: np.ndarray, sr: int) -> Path:
+    return _atomic_write(path, lambda tmp: sf.write(str(tmp), samples, sr, subtype="PCM_16", format="WAV"))
+
+
+def _raw_as_wav(raw: Path, key: str) -> Path:
+    """A headerless 16 kHz little-endian int16 file as a cached wav (soundfile cannot guess raw)."""
+    out = cache_dir() / f"{key}.wav"
+    if not out.is_file() or out.stat().st_mtime < raw.stat().st_mtime:
+        _write_wav(out, np.fromfile(raw, dtype="<i2"), SAMPLE_RATE)
+    return out
+
+
+def _archive_members(archive: Path, members: list[str], folder: str) -> list[Path]:
+    """``members`` of zip ``archive`` extracted to ``<cache>/<folder>/<member>`` (warzone2100 keeps
+    its sounds in base.wz); the archive is opened once, and members already extracted are kept."""
+    outs = [cache_dir() / folder / m for m in members]
+    stale = [(m, out) for m, out in zip(members, outs)
+             if not out.is_file() or out.stat().st_mtime < archive.stat().st_mtime]
+    if stale:
+        with zipfile.ZipFile(archive) as zf:
+            for member, out in stale:
+                data = zf.read(member)
+                _atomic_write(out, lambda tmp, data=data: tmp.write_bytes(data))
+    return outs
+
+
+# ------------------------------------------------------------------------------ true transcripts
 
 
 def parse_sphinx_transcription(text: str) -> dict[str, str]:
@@ -106,19 +245,31 @@ def parse_sphinx_transcription(text: str) -> dict[str, str]:
     return out
 
 
-def _load_sphinx(name: str, folder: Path, transcription: str) -> list[EvalItem]:
-    trans = folder / transcription
+def _load_sphinx(name: str, folder: str, transcription: str) -> list[EvalItem]:
+    base = POCKETSPHINX.path() / folder
+    trans = base / transcription
     if not trans.is_file():
-        raise _missing(name, trans)
+        raise _missing(POCKETSPHINX, trans, name)
     refs = parse_sphinx_transcription(trans.read_text(encoding="utf-8"))
     items = []
     for uid, words in refs.items():
-        wav = folder / f"{uid}.wav"
+        wav = base / f"{uid}.wav"
         if not wav.is_file():
-            raise _missing(name, wav)
+            raise _missing(POCKETSPHINX, wav, name)
         items.append(EvalItem(wav, normalize_text(words), f"{name}/{uid}"))
     if not items:
         raise InputError(f"{trans} lists no utterances")
+    return items
+
+
+def _load_pocketsphinx_raw() -> list[EvalItem]:
+    items = []
+    for rel, text in POCKETSPHINX_RAW.items():
+        raw = POCKETSPHINX.path() / rel
+        if not raw.is_file():
+            raise _missing(POCKETSPHINX, raw, "pocketsphinx-raw")
+        stem = Path(rel).stem
+        items.append(EvalItem(_raw_as_wav(raw, f"pocketsphinx/{stem}"), text, f"pocketsphinx-raw/{stem}"))
     return items
 
 
@@ -133,20 +284,196 @@ def klettres_text(path: Path) -> str | None:
 
 
 def _load_klettres() -> list[EvalItem]:
-    root = _root(KLETTRES_ENV, KLETTRES_DATA)
+    root = KLETTRES.path()
     items = []
     for lang in KLETTRES_LANGS:
         base = root / lang
         if not base.is_dir():
-            raise _missing("klettres", base)
+            raise _missing(KLETTRES, base, "klettres")
         for kind in ("alpha", "syllab"):
             for f in sorted((base / kind).glob("*.ogg"), key=lambda p: p.name.lower()):
                 text = klettres_text(f)
                 if text:
                     items.append(EvalItem(f, text, f"klettres/{lang}/{kind}/{f.stem.lower()}"))
     if not items:
-        raise _missing("klettres", root / "en" / "alpha")
+        raise _missing(KLETTRES, root / "en" / "alpha", "klettres")
     return items
+
+
+def ktuberling_text(sound_name: str) -> str:
+    """``pizzeria_olive`` -> "olive", ``moon_fallingstar`` -> "falling star" (scene prefix dropped)."""
+    word = sound_name.rsplit("_", 1)[-1].lower()
+    return normalize_text(KTUBERLING_FIXES.get(word, word))
+
+
+def _load_ktuberling() -> list[EvalItem]:
+    root = KTUBERLING.path()
+    theme = root / "en.soundtheme"
+    if not theme.is_file():
+        raise _missing(KTUBERLING, theme, "ktuberling")
+    items = []
+    for sound in ET.parse(theme).getroot().iter("sound"):
+        path = root / sound.get("file", "")
+        if not path.is_file():
+            raise _missing(KTUBERLING, path, "ktuberling")
+        items.append(EvalItem(path, ktuberling_text(sound.get("name", "")), f"ktuberling/{path.stem}"))
+    return sorted(items, key=lambda it: it.id)
+
+
+def _load_alsa() -> list[EvalItem]:
+    root = ALSA.path()
+    files = sorted(p for p in root.glob("*.wav") if p.stem not in ALSA_NOT_SPEECH) if root.is_dir() else []
+    if not files:
+        raise _missing(ALSA, root / "Front_Center.wav", "alsa")
+    return [EvalItem(p, normalize_text(p.stem.replace("_", " ")), f"alsa/{p.stem}") for p in files]
+
+
+def asterisk_text(raw: str) -> str | None:
+    """A ``core-sounds-en.txt`` transcript as spoken, or None for a prompt that is only a note.
+
+    "[ascending tones]" -> None; "at [@]" -> "at"; "press * to ..." -> "press star to ...";
+    "followed by #" -> "followed by pound"; digits are spelled by :func:`normalize_text`.
+    """
+    spoken = _BRACKETED.sub(" ", raw).replace("*", " star ").replace("#", " pound ")
+    return normalize_text(spoken) or None
+
+
+def parse_asterisk_transcripts(text: str) -> dict[str, str]:
+    """``core-sounds-en.txt`` lines ``path: transcript`` -> {path: transcript}; ``;`` starts a comment."""
+    out = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith(";"):
+            continue
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and " " not in key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _load_asterisk() -> list[EvalItem]:
+    sounds, trans = ASTERISK.path(), ASTERISK_TEXT.path()
+    if not trans.is_file():
+        raise _missing(ASTERISK_TEXT, trans, "asterisk")
+    if not sounds.is_dir():
+        raise _missing(ASTERISK, sounds, "asterisk")
+    opener = gzip.open if trans.suffix == ".gz" else open
+    with opener(trans, "rt", encoding="utf-8") as fh:
+        refs = parse_asterisk_transcripts(fh.read())
+    items = []
+    for key, raw in sorted(refs.items()):
+        wav = sounds / f"{key}.wav"
+        text = asterisk_text(raw)
+        if text and wav.is_file():  # a few listed prompts are not recorded in this language pack
+            items.append(EvalItem(wav, text, f"asterisk/{key}"))
+    if not items:
+        raise _missing(ASTERISK, sounds / "hello.wav", "asterisk")
+    return items
+
+
+def _load_tuxpaint() -> list[EvalItem]:
+    root = TUXPAINT.path()
+    descs = sorted(root.rglob("*_desc.ogg")) if root.is_dir() else []
+    if not descs:
+        raise _missing(TUXPAINT, root, "tuxpaint")
+    items = []
+    for ogg in descs:
+        txt = ogg.with_name(ogg.name[: -len("_desc.ogg")] + ".txt")
+        lines = txt.read_text(encoding="utf-8", errors="replace").splitlines() if txt.is_file() else []
+        text = normalize_text(lines[0]) if lines else ""
+        if text:
+            items.append(EvalItem(ogg, text, f"tuxpaint/{ogg.relative_to(root).with_suffix('').as_posix()[:-5]}"))
+    return items
+
+
+# ------------------------------------------------------------------------------ pseudo labels
+
+
+def read_pseudo_labels(path: Path | None = None) -> dict:
+    """The committed Whisper labels: {"model", "command", "thresholds", "items": [...]}."""
+    path = path or PSEUDO_LABELS
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the pseudo labels {path}: {exc}") from None
+
+
+#: pseudo-labelled set -> the package root its audio comes from
+_PSEUDO_ROOTS = {"hedgewars": HEDGEWARS, "warzone2100": WARZONE, "pocketsphinx-misc": POCKETSPHINX}
+
+
+def _pseudo_sources(name: str, rows: list[dict]) -> list[Path]:
+    """Audio files of pseudo-labelled rows: package files, or members of warzone2100's base.wz."""
+    root = _PSEUDO_ROOTS[name].path()
+    if name == "warzone2100":
+        return _archive_members(root, [r["file"] for r in rows], "warzone2100")
+    paths = []
+    for row in rows:
+        path = root / row["file"]
+        if not path.is_file():
+            raise _missing(_PSEUDO_ROOTS[name], path, name)
+        paths.append(_raw_as_wav(path, f"pocketsphinx/{path.stem}") if path.suffix == ".raw" else path)
+    return paths
+
+
+def _load_pseudo(name: str) -> list[EvalItem]:
+    root = _PSEUDO_ROOTS[name]
+    if not root.path().exists():
+        raise _missing(root, root.path(), name)
+    rows = [r for r in read_pseudo_labels()["items"] if r["set"] == name]
+    if not rows:
+        raise InputError(f"{PSEUDO_LABELS.name} holds no labels for {name!r}; run scripts/pseudo_label.py")
+    paths = _pseudo_sources(name, rows)
+    return [EvalItem(p, normalize_text(r["text"]), r["id"], pseudo=True) for p, r in zip(paths, rows)]
+
+
+# ------------------------------------------------------------------------------ registry and splits
+
+#: split -> (set, id prefix) parts; a set lies wholly in one split, or is cut by speaker (prefix)
+SPLITS: dict[str, tuple[tuple[str, str], ...]] = {
+    "real-dev": (("asterisk", ""), ("klettres", "klettres/en/"), ("pocketsphinx-raw", "")),
+    "real-test": (("librivox", ""), ("cards", ""), ("klettres", "klettres/en_GB/"), ("ktuberling", ""),
+                  ("alsa", "")),
+}
+
+
+def _load_split(name: str) -> list[EvalItem]:
+    items = []
+    for set_name, prefix in SPLITS[name]:
+        items.extend(it for it in load_eval_set(set_name) if it.id.startswith(prefix))
+    return items
+
+
+def _split_info(name: str, description: str) -> EvalSetInfo:
+    packages = dict.fromkeys(p for s, _ in SPLITS[name] for p in EVAL_SETS[s].package.split(", "))
+    return EvalSetInfo(", ".join(packages), description, "true", lambda: _load_split(name))
+
+
+EVAL_SETS: dict[str, EvalSetInfo] = {
+    "librivox": EvalSetInfo(POCKETSPHINX.package, "5 LibriVox read sentences, one speaker, 16 kHz", "true",
+                            lambda: _load_sphinx("librivox", "librivox", "transcription")),
+    "cards": EvalSetInfo(POCKETSPHINX.package, "5 playing-card utterances, 16 kHz", "true",
+                         lambda: _load_sphinx("cards", "cards", "cards.transcription")),
+    "klettres": EvalSetInfo(KLETTRES.package, "91 isolated English letters and short words, en + en_GB, 44.1 kHz",
+                            "true", _load_klettres),
+    "pocketsphinx-raw": EvalSetInfo(POCKETSPHINX.package, "2 raw 16 kHz test recordings with stated words",
+                                    "true", _load_pocketsphinx_raw),
+    "ktuberling": EvalSetInfo(KTUBERLING.package, "72 spoken sticker names, one voice, 44.1 kHz", "true",
+                              _load_ktuberling),
+    "alsa": EvalSetInfo(ALSA.package, "8 speaker-test channel names, 48 kHz", "true", _load_alsa),
+    "asterisk": EvalSetInfo(f"{ASTERISK_TEXT.package}, {ASTERISK.package}",
+                            "Asterisk PBX prompts, one voice, 8 kHz telephone speech", "true", _load_asterisk),
+    "tuxpaint": EvalSetInfo(TUXPAINT.package, "66 spoken Tux Paint stamp names, 44.1 kHz (optional package)",
+                            "true", _load_tuxpaint),
+    "hedgewars": EvalSetInfo(HEDGEWARS.package, "game voice lines, Whisper base labels (optional package)",
+                             "pseudo", lambda: _load_pseudo("hedgewars")),
+    "warzone2100": EvalSetInfo(WARZONE.package, "game voice lines, Whisper base labels (optional package)",
+                               "pseudo", lambda: _load_pseudo("warzone2100")),
+    "pocketsphinx-misc": EvalSetInfo(POCKETSPHINX.package, "2 raw test recordings, Whisper base labels",
+                                     "pseudo", lambda: _load_pseudo("pocketsphinx-misc")),
+}
+EVAL_SETS["real-dev"] = _split_info("real-dev", "checkpoint choice: asterisk + klettres en + pocketsphinx-raw")
+EVAL_SETS["real-test"] = _split_info("real-test", "reporting only: librivox + cards + klettres en_GB + ktuberling "
+                                                  "+ alsa")
 
 
 def available_eval_sets() -> list[str]:
@@ -162,15 +489,41 @@ def available_eval_sets() -> list[str]:
 
 
 def load_eval_set(name: str) -> list[EvalItem]:
-    """Items of evaluation set ``name`` (``librivox``, ``cards`` or ``klettres``), in a fixed order.
+    """Items of evaluation set ``name`` (see :data:`EVAL_SETS`), in a fixed order.
 
     Raises InputError for an unknown name, or naming the Debian package when its files are missing.
     """
     if name not in EVAL_SETS:
         raise InputError(f"unknown evaluation set {name!r}; choose from {', '.join(EVAL_SETS)}")
-    if name == "klettres":
-        return _load_klettres()
-    root = _root(POCKETSPHINX_ENV, POCKETSPHINX_DATA)
-    if name == "librivox":
-        return _load_sphinx(name, root / "librivox", "transcription")
-    return _load_sphinx(name, root / "cards", "cards.transcription")
+    return EVAL_SETS[name].load()
+
+
+# ------------------------------------------------------------------------------ manifest export
+
+
+def write_manifest(name: str, path: str | os.PathLike, audio_dir: str | os.PathLike | None = None) -> int:
+    """Export set ``name`` as a JSONL manifest for training code; returns the number of rows.
+
+    Each item's audio is written as 16 kHz mono 16-bit wav (resampled with soxr) into
+    ``audio_dir`` (default ``<manifest stem>-wav/`` beside the manifest) and each row holds
+    ``audio_filepath`` (relative to the manifest's folder, as :func:`memasr.data.manifest.read_manifest`
+    resolves it), ``duration``, ``text``, ``id`` and ``pseudo``. Existing wavs are reused.
+    """
+    from memasr.data.audio import load_audio
+    from memasr.data.manifest import write_manifest as write_jsonl
+
+    items = load_eval_set(name)
+    out = Path(path)
+    folder = Path(audio_dir) if audio_dir is not None else out.with_name(out.stem + "-wav")
+    rows = []
+    for it in items:
+        wav = folder / f"{it.id}.wav"
+        if wav.is_file():
+            duration = sf.info(str(wav)).frames / SAMPLE_RATE
+        else:
+            x, _ = load_audio(it.path, SAMPLE_RATE)
+            _write_wav(wav, x, SAMPLE_RATE)
+            duration = len(x) / SAMPLE_RATE
+        rows.append({"audio_filepath": os.path.relpath(wav.resolve(), out.parent.resolve()),
+                     "duration": round(duration, 4), "text": it.text, "id": it.id, "pseudo": it.pseudo})
+    return write_jsonl(out, rows)

