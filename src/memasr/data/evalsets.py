@@ -22,7 +22,7 @@ Sets with true transcripts (``labels="true"``):
     ``en/`` (US English, 26 letters + 19 syllables, about 2 s each) and ``en_GB/`` (British
     English, 26 letters + 23 words). There is no transcript file; the label is the file name.
 ``ktuberling`` (``ktuberling-data``)
-    72 words a child's game says when a sticker is placed ("umbrella", "falling star"), one
+    71 words a child's game says when a sticker is placed ("umbrella", "falling star"), one
     English voice, ogg at 44.1 kHz. Labels come from the sound names in ``sounds/en.soundtheme``
     (the word after the scene prefix: ``pizzeria_olive`` -> "olive"); five names that are glued
     or misspelt are spelled as spoken (:data:`KTUBERLING_FIXES`).
@@ -35,8 +35,9 @@ Sets with true transcripts (``labels="true"``):
     notes (``[ascending tones]``, ``at [@]``) are not spoken and are dropped, a prompt that is
     only a note (a beep) is left out, and the keypad keys are spoken as "star" and "pound".
 ``tuxpaint`` (``tuxpaint-stamps-default``, 161 MB download: optional)
-    Spoken English names of Tux Paint stamps (``*_desc.ogg``); the label is the first line of
-    the stamp's ``.txt`` description ("A brown hen.").
+    65 spoken English names of Tux Paint stamps (``*_desc.ogg``); the label is the first line of
+    the stamp's ``.txt`` description ("A brown hen."). ``wallaby_desc.ogg`` has no description
+    file and is left out.
 
 Sets labelled by Whisper base (``labels="pseudo"``; never inside ``real-dev``/``real-test``):
 
@@ -457,12 +458,12 @@ EVAL_SETS: dict[str, EvalSetInfo] = {
                             "true", _load_klettres),
     "pocketsphinx-raw": EvalSetInfo(POCKETSPHINX.package, "2 raw 16 kHz test recordings with stated words",
                                     "true", _load_pocketsphinx_raw),
-    "ktuberling": EvalSetInfo(KTUBERLING.package, "72 spoken sticker names, one voice, 44.1 kHz", "true",
+    "ktuberling": EvalSetInfo(KTUBERLING.package, "71 spoken sticker names, one voice, 44.1 kHz", "true",
                               _load_ktuberling),
     "alsa": EvalSetInfo(ALSA.package, "8 speaker-test channel names, 48 kHz", "true", _load_alsa),
     "asterisk": EvalSetInfo(f"{ASTERISK_TEXT.package}, {ASTERISK.package}",
                             "Asterisk PBX prompts, one voice, 8 kHz telephone speech", "true", _load_asterisk),
-    "tuxpaint": EvalSetInfo(TUXPAINT.package, "66 spoken Tux Paint stamp names, 44.1 kHz (optional package)",
+    "tuxpaint": EvalSetInfo(TUXPAINT.package, "65 spoken Tux Paint stamp names, 44.1 kHz (optional package)",
                             "true", _load_tuxpaint),
     "hedgewars": EvalSetInfo(HEDGEWARS.package, "game voice lines, Whisper base labels (optional package)",
                              "pseudo", lambda: _load_pseudo("hedgewars")),

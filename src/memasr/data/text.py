@@ -231,6 +231,10 @@ class TextSource:
         return f"install the Debian package '{self.package}' (apt-get install {self.package})"
 
 
+# The generators' own code keys the cache of the spoken sources (a new template rule rebuilds the pool).
+_UTTERANCES_CODE = Path(__file__).with_name("utterances.py")
+
+
 def _utterances(name: str) -> Callable[[], Iterable[str]]:
     """Passages of a :mod:`memasr.data.utterances` generator (imported late: it reads WordNet)."""
 
@@ -258,15 +262,16 @@ _SOURCES: dict[str, TextSource] = {
                                   lambda: _html_passages(_debian_handbook_files()), _debian_handbook_files),
     "commands": TextSource("home-assistant-intents (PyPI) and wordnet-base",
                            lambda: len(_intents_files()) > 1 and _wordnet_present(), _utterances("commands"),
-                           _intents_files, min_words=1, cap=9_000, kind="spoken"),
-    "short-commands": TextSource("wordnet-base", _wordnet_present, _utterances("short-commands"), _wordnet_files,
-                                 min_words=1, max_words=4, cap=3_000, kind="spoken"),
-    "numbers": TextSource("num2words (PyPI)", lambda: True, _utterances("numbers"), lambda: [], min_words=1,
-                          cap=3_000, kind="spoken"),
-    "times-dates": TextSource("num2words (PyPI)", lambda: True, _utterances("times-dates"), lambda: [],
-                              min_words=1, cap=3_000, kind="spoken"),
-    "spelling": TextSource("wordnet-base", _wordnet_present, _utterances("spelling"), _wordnet_files,
-                           min_words=1, cap=2_500, kind="spoken"),
+                           lambda: [*_intents_files(), _UTTERANCES_CODE], min_words=1, cap=9_000, kind="spoken"),
+    "short-commands": TextSource("wordnet-base", _wordnet_present, _utterances("short-commands"),
+                                 lambda: [*_wordnet_files(), _UTTERANCES_CODE], min_words=1, max_words=4, cap=3_000,
+                                 kind="spoken"),
+    "numbers": TextSource("num2words (PyPI)", lambda: True, _utterances("numbers"), lambda: [_UTTERANCES_CODE],
+                          min_words=1, cap=3_000, kind="spoken"),
+    "times-dates": TextSource("num2words (PyPI)", lambda: True, _utterances("times-dates"),
+                              lambda: [_UTTERANCES_CODE], min_words=1, cap=3_000, kind="spoken"),
+    "spelling": TextSource("wordnet-base", _wordnet_present, _utterances("spelling"),
+                           lambda: [*_wordnet_files(), _UTTERANCES_CODE], min_words=1, cap=2_500, kind="spoken"),
 }
 SOURCES: tuple[str, ...] = tuple(_SOURCES)
 
