@@ -14,7 +14,8 @@ import torch
 from memasr.cli import main
 from memasr.model.checkpoint import load_pretrained
 from memasr.train import data as D
-from memasr.train.trainer import TrainOptions, list_checkpoints, lr_factor, train
+from memasr.train.trainer import (TrainOptions, Trainer, ctc_greedy, eden_factor, list_checkpoints, lr_factor,
+                                  train)
 
 SR = 16000
 SENTENCES = ["the cat sat on the mat", "hello world this is a small test", "a bird in the hand"]
@@ -285,3 +286,86 @@ def test_best_by_wer_breaks_ties_on_dev_loss():
         Trainer._maybe_best(fake, {"dev_wer": wer, "dev_loss": loss}, None)
     assert saved == [1, 2, 4]
     assert fake.best["step"] == 4 and fake.best["value"] == 0.9
+
+
+def test_eden_schedule_depends_on_the_step_only():
+    f = [eden_factor(s, 10, 100) for s in range(400)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(f[10:], f[11:]))
+    assert f[100] == pytest.approx(2 ** -0.25)  # ((S^2 + S^2) / S^2) ^ -0.25
+
+
+def test_extending_a_run_does_not_restart_the_schedule(corpus, tmp_path):
+    """Resume with a larger --steps: eden continues where it was (cosine would re-plan)."""
+    kw = dict(steps=6, save_every=3, lr_schedule="eden", lr_decay_steps=4, warmup=2)
+    out = tmp_path / "run"
+    train(_opts(corpus, out, **kw))
+    longer = dict(kw, steps=9)
+    train(_opts(corpus, out, resume="auto", **longer))
+    straight = tmp_path / "straight"
+    train(_opts(corpus, straight, **longer))
+
+    def lrs(folder):
+        import csv
+
+        with (folder / "train.csv").open() as fh:
+            return {int(r["step"]): float(r["lr"]) for r in csv.DictReader(fh)}
+
+    resumed, uninterrupted = lrs(out), lrs(straight)
+    assert {k: resumed[k] for k in uninterrupted} == uninterrupted  # step 6: the first run's last row
+    assert uninterrupted[5] == pytest.approx(3e-3 * eden_factor(5, 2, 4), rel=1e-3)  # after 5 steps
+
+
+def test_ctc_greedy_merges_repeats_and_drops_blanks():
+    path = torch.tensor([[0, 3, 3, 0, 3, 5, 5, 0], [2, 2, 2, 0, 0, 0, 0, 0]])
+    lp = torch.nn.functional.one_hot(path, 6).float().log()
+    assert ctc_greedy(lp, torch.tensor([8, 2])) == [[3, 3, 5], [2]]
+
+
+def test_ctc_only_phase_then_init_from(corpus, tmp_path):
+    """Phase 1 trains the encoder with CTC alone (predictor and joiner untouched, dev scored by
+    CTC greedy); phase 2 warm-starts from its folder with the transducer loss."""
+    ctc_dir = tmp_path / "ctc"
+    result = train(_opts(corpus, ctc_dir, dev=corpus["two"], rnnt_weight=0.0, ctc_weight=1.0, eval_every=30))
+    losses = [loss for _, loss in result.losses]
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:3])
+    assert result.dev and math.isfinite(result.dev[-1]["dev_loss"])
+    fresh = Trainer(_opts(corpus, tmp_path / "fresh", rnnt_weight=0.0, ctc_weight=1.0))
+    fresh.setup()
+    trained = torch.load(ctc_dir / "final" / "model.pt")
+    untouched = [k for k in trained if k.startswith(("predictor.", "joiner."))]
+    assert untouched and all(torch.equal(trained[k], fresh.model.state_dict()[k]) for k in untouched)
+    assert (ctc_dir / "final" / "training_heads.pt").is_file()
+
+    # phase 2: weights (CMVN and CTC head included) and tokenizer come from phase 1
+    phase2 = Trainer(_opts(corpus, tmp_path / "rnnt", init_from=str(ctc_dir / "final"), steps=2))
+    phase2.setup()
+    for k, v in phase2.model.state_dict().items():
+        assert torch.equal(v, trained[k]), k
+    heads = torch.load(ctc_dir / "final" / "training_heads.pt")
+    assert torch.equal(phase2.module.ctc_head.weight, heads["ctc_head"]["weight"])
+    assert (tmp_path / "rnnt" / "tokenizer.model").read_bytes() == (ctc_dir / "tokenizer.model").read_bytes()
+    assert phase2.step == 0  # a new run: fresh optimizer, schedule and data position
+    # a run directory (its latest checkpoint) works too
+    again = Trainer(_opts(corpus, tmp_path / "rnnt2", init_from=str(ctc_dir), steps=2))
+    again.setup()
+    assert all(torch.equal(v, trained[k]) for k, v in again.model.state_dict().items())
+
+
+def test_init_from_bad_inputs_are_one_line_errors(corpus, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for bad in (tmp_path / "missing", tmp_path / "empty"):
+        code = main(["train", "--config", corpus["config"], "--train", corpus["two"], "--out", str(tmp_path / "o"),
+                     "--steps", "1", "--init-from", str(bad), "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "init-from" in err[0]
+    code = main(["train", "--config", corpus["config"], "--train", corpus["two"], "--out", str(tmp_path / "o"),
+                 "--steps", "1", "--rnnt-weight", "0", "--ctc-weight", "0", "--quiet"])
+    assert code == 2 and "nothing to train" in capsys.readouterr().err
+
+
+def test_regularization_ramps_in(corpus, tmp_path):
+    t = Trainer(_opts(corpus, tmp_path / "r", reg_start=10, reg_ramp=5))
+    assert [t.regularization_strength(s) for s in (0, 9, 10, 12, 14, 100)] == [0.0, 0.0, 0.2, 0.6, 1.0, 1.0]
+    cfg = D.SpecAugmentConfig(2, 27, 5, 40)
+    assert cfg.scaled(0.5).freq_width == 13 and cfg.scaled(0.0).time_width == 0 and cfg.scaled(1.0) is cfg

@@ -3,6 +3,8 @@
     memasr train --preset small-optimized --train train.jsonl --dev dev.jsonl --out runs/a --epochs 3
     memasr train --preset small-optimized --train synth: --dev dev.jsonl --out runs/b --max-hours 10
     memasr train ... --out runs/a --resume          (continue from the latest checkpoint)
+    memasr train ... --rnnt-weight 0 --out runs/ctc  (phase 1: the encoder with CTC alone)
+    memasr train ... --init-from runs/ctc --out runs/b  (phase 2: warm start, weights only)
     torchrun --nproc_per_node 4 -m memasr.cli train ...   (DDP: nccl on GPUs, gloo on CPUs)
 
 OUT gets tokenizer.model, checkpoints/ (last N full trainer states), best/ and
@@ -45,11 +47,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="padded 10 ms frames per batch and process (default 10000 = 100 s)")
     opt.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     opt.add_argument("--warmup", type=int, default=500, help="linear warmup steps (default 500)")
+    opt.add_argument("--lr-schedule", choices=("eden", "cosine"), default="eden",
+                     help="eden (default): after warmup ((s^2+S^2)/S^2)^-0.25, a function of the step only, so "
+                          "extending or resuming a run never restarts it; cosine: decays to --min-lr-ratio at "
+                          "the planned last step")
+    opt.add_argument("--lr-decay-steps", type=int, default=3000, help="S of the eden schedule (default 3000)")
     opt.add_argument("--min-lr-ratio", type=float, default=0.05, help="final LR / peak LR (cosine decay)")
     opt.add_argument("--weight-decay", type=float, default=1e-2, help="AdamW weight decay (default 0.01)")
     opt.add_argument("--clip", type=float, default=5.0, help="gradient-norm clipping (default 5)")
     opt.add_argument("--ctc-weight", type=float, default=0.3,
                      help="auxiliary CTC loss weight on the encoder output; 0 disables (default 0.3)")
+    opt.add_argument("--rnnt-weight", type=float, default=1.0,
+                     help="transducer loss weight; 0 trains the encoder with CTC alone (default 1)")
+    opt.add_argument("--loss", choices=("pruned", "full"), default="pruned",
+                     help="transducer loss: pruned (simple + pruned, default) or the full lattice")
+    opt.add_argument("--prune-range", type=int, default=5, help="label positions per frame of the pruned loss")
+    opt.add_argument("--reg-start", type=int, default=1500,
+                     help="step where SpecAugment, dropout and augmentation start (default 1500)")
+    opt.add_argument("--reg-ramp", type=int, default=1500, help="steps to reach their full strength (default 1500)")
+    opt.add_argument("--init-from", metavar="DIR|CKPT",
+                     help="warm start from a model directory, run directory or checkpoint (weights only)")
     opt.add_argument("--no-spec-augment", action="store_true", help="disable SpecAugment")
     opt.add_argument("--freq-masks", type=int, default=2)
     opt.add_argument("--freq-width", type=int, default=27)
@@ -94,6 +111,9 @@ def options_from_args(args: argparse.Namespace):
         out=args.out, train=args.train, preset=args.preset, config=args.config, dev=args.dev,
         steps=args.steps, epochs=args.epochs, max_hours=args.max_hours, max_wall_minutes=args.max_wall_minutes,
         batch_frames=args.batch_frames, lr=args.lr, min_lr_ratio=args.min_lr_ratio, warmup=args.warmup,
+        lr_schedule=args.lr_schedule, lr_decay_steps=args.lr_decay_steps, rnnt_weight=args.rnnt_weight,
+        loss=args.loss, prune_range=args.prune_range, reg_start=args.reg_start, reg_ramp=args.reg_ramp,
+        init_from=args.init_from,
         weight_decay=args.weight_decay, clip=args.clip, ctc_weight=args.ctc_weight,
         spec_augment=not args.no_spec_augment, freq_masks=args.freq_masks, freq_width=args.freq_width,
         time_masks=args.time_masks, time_width=args.time_width, seed=args.seed, synth_seed=args.synth_seed,

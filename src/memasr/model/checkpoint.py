@@ -24,8 +24,13 @@ TOKENIZER_FILE = "tokenizer.model"
 META_FILE = "meta.json"
 
 
+TRAINING_HEADS_FILE = "training_heads.pt"  # training-only weights (CTC head...): --init-from reads them
+
+
 def save_pretrained(model: Transducer, directory: str | Path, tokenizer_file: str | Path | None = None,
-                    meta: dict[str, Any] | None = None) -> Path:
+                    meta: dict[str, Any] | None = None, training_heads: dict[str, Any] | None = None) -> Path:
+    """Write a model directory atomically; ``training_heads`` (state dicts of training-only
+    modules) go beside the model so a later run can warm-start from them too."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -35,6 +40,8 @@ def save_pretrained(model: Transducer, directory: str | Path, tokenizer_file: st
         if tokenizer_file is not None:
             shutil.copyfile(tokenizer_file, tmp / TOKENIZER_FILE)
         (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True))
+        if training_heads:
+            torch.save(training_heads, tmp / TRAINING_HEADS_FILE)
         swap_into_place(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -12,6 +12,7 @@ too short for its labels by the manifest duration) run once up front in
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -302,6 +303,13 @@ class SpecAugmentConfig:
     @property
     def enabled(self) -> bool:
         return self.freq_masks > 0 or self.time_masks > 0
+
+    def scaled(self, strength: float) -> "SpecAugmentConfig":
+        """Mask widths times ``strength`` in [0, 1] (the trainer's regularisation ramp)."""
+        if strength >= 1.0:
+            return self
+        return dataclasses.replace(self, freq_width=int(self.freq_width * strength),
+                                   time_width=int(self.time_width * strength))
 
 
 def spec_augment(features: torch.Tensor, lengths: torch.Tensor, cfg: SpecAugmentConfig,

@@ -48,6 +48,7 @@ from memasr.model.config import ModelConfig, config_from_dict, dump_config, load
 from memasr.model.transducer import Transducer, build_model, count_parameters
 from memasr.train import data as D
 from memasr.train.loss import rnnt_loss
+from memasr.train.pruned import PrunedLossConfig, PrunedLossHead
 
 CKPT_DIR = "checkpoints"
 CKPT_RE = re.compile(r"^ckpt-(\d{8})\.pt$")
@@ -69,11 +70,20 @@ class TrainOptions:
     max_wall_minutes: float | None = None
     batch_frames: int = 10000  # padded 10 ms frames per batch per process
     lr: float = 1e-3
+    lr_schedule: str = "eden"  # "eden": warmup then ((s^2 + S^2) / S^2)^-0.25, independent of the run length;
+    #                             "cosine": warmup then cosine to min_lr_ratio at the planned last step
+    lr_decay_steps: int = 3000  # S of the eden schedule
     min_lr_ratio: float = 0.05
     warmup: int = 500
     weight_decay: float = 1e-2
     clip: float = 5.0
     ctc_weight: float = 0.3
+    rnnt_weight: float = 1.0  # 0: CTC only (the encoder alone; predictor and joiner are skipped)
+    loss: str = "pruned"  # transducer loss: "pruned" (simple + pruned, train/pruned.py) or "full"
+    prune_range: int = 5
+    reg_start: int = 0  # step at which SpecAugment, dropout and waveform augmentation start ramping in
+    reg_ramp: int = 0  # steps from nothing to full strength
+    init_from: str | None = None  # model directory, run directory or ckpt-*.pt: weights only
     spec_augment: bool = True
     freq_masks: int = 2
     freq_width: int = 27
@@ -123,26 +133,57 @@ class TrainResult:
 
 
 class _TrainModule(nn.Module):
-    """The transducer plus training-only parts (the CTC head): what DDP wraps.
+    """The transducer plus training-only parts (CTC head, the pruned loss's simple lattice):
+    what DDP wraps. None of them is exported, so they cost nothing at inference.
 
-    The CTC head is never exported, so it costs nothing at inference."""
+    ``forward`` returns ``(objective, rnnt, ctc)`` sums over the batch: the objective to
+    minimise and the two losses to log (``rnnt`` is the pruned loss with ``loss="pruned"``).
+    """
 
-    def __init__(self, model: Transducer, ctc_weight: float) -> None:
+    def __init__(self, model: Transducer, ctc_weight: float, rnnt_weight: float = 1.0, loss: str = "full",
+                 pruned: PrunedLossConfig | None = None) -> None:
         super().__init__()
         self.model = model
-        self.ctc_weight = ctc_weight
+        self.ctc_weight, self.rnnt_weight = ctc_weight, rnnt_weight
+        self.pruned = pruned or PrunedLossConfig()
         self.ctc_head = nn.Linear(model.encoder.output_dim, model.config.num_classes) if ctc_weight > 0 else None
+        self.pruned_head = None
+        if rnnt_weight > 0 and loss == "pruned":
+            self.pruned_head = PrunedLossHead(model.encoder.output_dim, model.predictor.output_size,
+                                              model.config.num_classes)
 
-    def forward(self, features, feature_lengths, targets, target_lengths):
-        logits, enc_lengths, enc = self.model(features, feature_lengths, targets, target_lengths)
-        enc_lengths = enc_lengths.clamp(max=logits.shape[1])
-        rnnt = rnnt_loss(logits.float(), targets, enc_lengths, target_lengths, reduction="sum")
+    def ctc_log_probs(self, enc):
+        """``enc [B, T', D] -> log-probs [T', B, V+1]`` for ``F.ctc_loss``."""
+        return self.ctc_head(enc).float().log_softmax(-1).transpose(0, 1)
+
+    def forward(self, features, feature_lengths, targets, target_lengths, step: int = 0):
+        enc, enc_lengths = self.model.transcribe(features, feature_lengths)
+        enc_lengths = enc_lengths.clamp(max=enc.shape[1])
+        zero = enc.new_zeros((), dtype=torch.float32)
+        rnnt, objective = zero, zero
+        if self.rnnt_weight > 0:
+            start = targets.new_zeros(targets.shape[0], 1)
+            pred, _, _ = self.model.predict(torch.cat([start, targets], dim=1), target_lengths + 1)
+            if self.pruned_head is None:
+                logits = self.model.joiner(enc, pred)
+                rnnt = rnnt_loss(logits.float(), targets, enc_lengths, target_lengths, reduction="sum")
+                objective = self.rnnt_weight * rnnt
+            else:
+                cfg = self.pruned
+                simple, rnnt = self.pruned_head(self.model.joiner, enc, enc_lengths, pred, targets, target_lengths,
+                                                cfg.prune_range, cfg.lm_scale, cfg.am_scale)
+                w_simple, w_pruned = cfg.loss_weights(step)
+                objective = self.rnnt_weight * (w_simple * simple + w_pruned * rnnt)
         if self.ctc_head is None:
-            return rnnt, rnnt.new_zeros(())
-        log_probs = self.ctc_head(enc).float().log_softmax(-1).transpose(0, 1)  # [T', B, C]
-        ctc = F.ctc_loss(log_probs, targets, enc_lengths, target_lengths, blank=0, reduction="sum",
-                         zero_infinity=True)
-        return rnnt, ctc
+            return objective, rnnt, zero
+        ctc = F.ctc_loss(self.ctc_log_probs(enc), targets, enc_lengths, target_lengths, blank=0,
+                         reduction="sum", zero_infinity=True)
+        return objective + self.ctc_weight * ctc, rnnt, ctc
+
+    def training_heads(self) -> dict[str, Any]:
+        """State dicts of the training-only modules (saved beside exported models)."""
+        heads = {"ctc_head": self.ctc_head, "pruned_head": self.pruned_head}
+        return {k: {n: t.detach().cpu() for n, t in m.state_dict().items()} for k, m in heads.items() if m is not None}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -220,6 +261,55 @@ def read_training_checkpoint(path: str | Path) -> tuple[dict, ModelConfig]:
         raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
 
 
+def eden_factor(step: int, warmup: int, decay_steps: int) -> float:
+    """Linear warmup to 1, then ``((step^2 + S^2) / S^2) ** -0.25`` (icefall's Eden, step term):
+    a function of the step alone, so extending or resuming a run never restarts the schedule."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    return ((step ** 2 + decay_steps ** 2) / decay_steps ** 2) ** -0.25
+
+
+@dataclass
+class InitWeights:
+    """Weights to warm-start a new run from (``--init-from``)."""
+
+    config: ModelConfig
+    model: dict[str, torch.Tensor]
+    heads: dict[str, dict]  # training-only modules: "ctc_head", "pruned_head"
+    tokenizer: Path | None
+    where: Path
+
+
+def read_init_weights(path: str | Path) -> InitWeights:
+    """Weights of a model directory (``best/``, ``final/``, a shipped model), of a run directory
+    (its latest checkpoint) or of one ``ckpt-*.pt``; anything else is one-line bad input."""
+    from memasr.model.checkpoint import TOKENIZER_FILE, TRAINING_HEADS_FILE, read_model_dir
+
+    path = Path(path)
+    if path.is_dir() and not (path / "config.toml").is_file():
+        ckpts = list_checkpoints(path)
+        if not ckpts:
+            raise InputError(f"--init-from {path}: neither a model directory (config.toml, model.pt) "
+                             f"nor a run directory with {CKPT_DIR}/ckpt-*.pt")
+        path = ckpts[-1]
+    if path.is_file():
+        state, config = read_training_checkpoint(path)
+        heads = {k: state[k] for k in ("ctc_head", "pruned_head") if state.get(k) is not None}
+        tokenizer = path.parent.parent / MODEL_FILENAME
+        return InitWeights(config, state["model"], heads, tokenizer if tokenizer.is_file() else None, path)
+    if not path.is_dir():
+        raise InputError(f"--init-from {path}: no such file or directory")
+    config, weights = read_model_dir(path)
+    heads: dict[str, dict] = {}
+    if (path / TRAINING_HEADS_FILE).is_file():
+        try:
+            heads = torch.load(path / TRAINING_HEADS_FILE, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise InputError(f"cannot read {path / TRAINING_HEADS_FILE}: {type(exc).__name__}: {exc}") from None
+    tokenizer = path / TOKENIZER_FILE
+    return InitWeights(config, weights, heads, tokenizer if tokenizer.is_file() else None, path)
+
+
 def lr_factor(step: int, warmup: int, total: int | None, min_ratio: float) -> float:
     """Linear warmup to 1, then cosine decay to ``min_ratio`` at ``total`` (inverse-sqrt if unknown)."""
     if warmup > 0 and step < warmup:
@@ -229,6 +319,17 @@ def lr_factor(step: int, warmup: int, total: int | None, min_ratio: float) -> fl
     span = max(1, total - warmup)
     progress = min(1.0, (step - warmup) / span)
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def ctc_greedy(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[list[int]]:
+    """Best-path CTC decoding: ``log_probs [B, T, C], lengths [B]`` -> token ids per utterance
+    (argmax per frame, repeats merged, blanks dropped)."""
+    best = log_probs.argmax(-1).cpu()
+    out = []
+    for b in range(best.shape[0]):
+        path = best[b, :int(lengths[b])].tolist()
+        out.append([t for i, t in enumerate(path) if t != blank and (i == 0 or t != path[i - 1])])
+    return out
 
 
 class _CsvLog:
@@ -303,8 +404,18 @@ class Trainer:
             value = getattr(o, name)
             if value is not None and not value > 0:
                 raise InputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        if o.ctc_weight < 0:
-            raise InputError(f"--ctc-weight must be >= 0, got {o.ctc_weight}")
+        if o.ctc_weight < 0 or o.rnnt_weight < 0:
+            raise InputError(f"--ctc-weight and --rnnt-weight must be >= 0, got {o.ctc_weight}, {o.rnnt_weight}")
+        if o.ctc_weight == 0 and o.rnnt_weight == 0:
+            raise InputError("--ctc-weight and --rnnt-weight are both 0: nothing to train")
+        if o.loss not in ("pruned", "full"):
+            raise InputError(f"--loss must be 'pruned' or 'full', got {o.loss!r}")
+        if o.lr_schedule not in ("eden", "cosine"):
+            raise InputError(f"--lr-schedule must be 'eden' or 'cosine', got {o.lr_schedule!r}")
+        if o.prune_range < 2 or o.lr_decay_steps < 1 or o.reg_start < 0 or o.reg_ramp < 0:
+            raise InputError("--prune-range must be >= 2, --lr-decay-steps >= 1, --reg-start/--reg-ramp >= 0")
+        if o.init_from is not None and o.resume is not None:
+            raise InputError("--init-from starts a new run; --resume continues one: give only one")
         if o.best_metric not in ("loss", "wer"):
             raise InputError("--best-metric must be 'loss' or 'wer'")
         if o.is_synth and o.train != D.SYNTH_PREFIX:
@@ -373,6 +484,18 @@ class Trainer:
 
     def _setup_tokenizer(self, texts_fn) -> Tokenizer:
         path = self.out / MODEL_FILENAME
+        init = self.init_weights
+        if init is not None and init.tokenizer is not None:
+            # the warm-started weights only mean something with their own token ids
+            if not path.is_file() and self.is_main:
+                import shutil
+
+                shutil.copyfile(init.tokenizer, path)
+            self._barrier()
+            if path.read_bytes() != init.tokenizer.read_bytes():
+                raise InputError(f"{path} differs from the tokenizer of --init-from {init.where}; "
+                                 f"use a new --out directory")
+            return Tokenizer.load(path)
         if not path.is_file():
             if self.is_main:
                 self.log(f"training a {self.config.vocab_size}-piece tokenizer -> {path}")
@@ -389,6 +512,10 @@ class Trainer:
         self._setup_device()
         self.out.mkdir(parents=True, exist_ok=True)
         self.config = self._resolve_config()
+        self.init_weights = read_init_weights(o.init_from) if o.init_from is not None else None
+        if self.init_weights is not None and self.init_weights.config.features != self.config.features:
+            raise InputError(f"--init-from {self.init_weights.where} was trained with other features "
+                             f"({self.init_weights.config.features}) than this model's [features]")
         self.resume_path = self._find_resume()
         self.resume_state = None
         if self.resume_path is not None:
@@ -436,11 +563,14 @@ class Trainer:
         # model
         torch.manual_seed(o.seed)
         self.model = build_model(self.config)
-        self.module = _TrainModule(self.model, o.ctc_weight)
+        self.module = _TrainModule(self.model, o.ctc_weight, o.rnnt_weight, o.loss,
+                                   PrunedLossConfig(prune_range=o.prune_range))
+        self.dropouts = [(m, m.p) for m in self.module.modules() if isinstance(m, nn.Dropout)]
         if self.resume_state is not None:
             self.module.model.load_state_dict(self.resume_state["model"])
-            if self.module.ctc_head is not None and self.resume_state.get("ctc_head") is not None:
-                self.module.ctc_head.load_state_dict(self.resume_state["ctc_head"])
+            self._load_heads(self.resume_state, strict=True)
+        elif self.init_weights is not None:
+            self._load_init_weights()
         elif self.is_main:
             self._fit_cmvn()
         self.module.to(self.device)
@@ -459,8 +589,11 @@ class Trainer:
                                             {"params": no_decay, "weight_decay": 0.0}],
                                            lr=o.lr, betas=(0.9, 0.98), eps=1e-8)
         self.total_steps = self._plan_total_steps()
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, o.warmup, self.total_steps, o.min_lr_ratio))
+        if o.lr_schedule == "eden":
+            schedule = lambda s: eden_factor(s, o.warmup, o.lr_decay_steps)  # noqa: E731
+        else:
+            schedule = lambda s: lr_factor(s, o.warmup, self.total_steps, o.min_lr_ratio)  # noqa: E731
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
 
         # position
         self.step = 0
@@ -489,6 +622,36 @@ class Trainer:
                          f"now {self.world}; the data order changes")
             self.log(f"resumed from {self.resume_path} at step {self.step}")
         self.resume_state = None
+
+    def _load_heads(self, states: dict, strict: bool) -> None:
+        """Training-only heads from ``states`` (a checkpoint or saved heads); ``strict``: a head
+        this run has must be there (resume), else a missing or reshaped head starts fresh."""
+        for name in ("ctc_head", "pruned_head"):
+            module, state = getattr(self.module, name), states.get(name)
+            if module is None:
+                continue
+            if state is None:
+                if strict and name == "ctc_head":  # checkpoints from before the pruned loss lack its head
+                    raise InputError(f"checkpoint has no {name}; it was trained with other loss settings")
+                continue
+            shapes = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+            if shapes != {k: tuple(v.shape) for k, v in state.items()}:
+                if strict:
+                    raise InputError(f"checkpoint's {name} does not match this model")
+                self.log(f"note: --init-from {name} has other shapes; it starts fresh")
+                continue
+            module.load_state_dict(state)
+
+    def _load_init_weights(self) -> None:
+        """Warm start (``--init-from``): model weights (CMVN included) and training heads; the
+        optimizer, schedule and data position start fresh."""
+        init = self.init_weights
+        from memasr.model.checkpoint import model_from_state
+
+        model_from_state(self.config, init.model, init.where)  # one-line error on any mismatch
+        self.model.load_state_dict(init.model)
+        self._load_heads(init.heads, strict=False)
+        self.log(f"initialised from {init.where} (weights only)")
 
     def _setup_tokenizer_and_vocab(self, texts_fn) -> None:
         self.tokenizer = self._setup_tokenizer(texts_fn)
@@ -588,6 +751,9 @@ class Trainer:
         seed = _step_seed(o.seed, self.step, self.rank)
         torch.manual_seed(seed)  # dropout: reproducible per (seed, step, rank)
         gen = torch.Generator().manual_seed(seed)
+        strength = self.regularization_strength(self.step)
+        for module, p in self.dropouts:
+            module.p = p * strength
         self.ddp.train()
         self.optimizer.zero_grad(set_to_none=True)
         tokens = int(batch.target_lengths.sum())
@@ -601,11 +767,12 @@ class Trainer:
             rnnt_v = ctc_v = 0.0
         else:
             batch = batch.to(self.device)
-            feats = D.spec_augment(batch.features, batch.feature_lengths, self.spec_cfg, gen,
+            feats = D.spec_augment(batch.features, batch.feature_lengths, self.spec_cfg.scaled(strength), gen,
                                    self.model.normalizer.mean.detach())
             with self._autocast():
-                rnnt, ctc = self.ddp(feats, batch.feature_lengths, batch.targets, batch.target_lengths)
-            loss = (rnnt + o.ctc_weight * ctc) / max(1, tokens)
+                objective, rnnt, ctc = self.ddp(feats, batch.feature_lengths, batch.targets, batch.target_lengths,
+                                                step=self.step)
+            loss = objective / max(1, tokens)
             self.scaler.scale(loss).backward()
             rnnt_v, ctc_v = float(rnnt.detach()), float(ctc.detach())
         self.scaler.unscale_(self.optimizer)
@@ -619,7 +786,15 @@ class Trainer:
                 self.scaler.step(self.optimizer)  # lets the scaler lower its scale
         self.scaler.update()
         self.scheduler.step()
-        return rnnt_v + o.ctc_weight * ctc_v, rnnt_v, ctc_v, tokens, grad_norm
+        return o.rnnt_weight * rnnt_v + o.ctc_weight * ctc_v, rnnt_v, ctc_v, tokens, grad_norm
+
+    def regularization_strength(self, step: int) -> float:
+        """0 before ``reg_start``, then linear to 1 over ``reg_ramp`` steps: SpecAugment, dropout
+        and waveform augmentation hold back while the model first learns to align."""
+        o = self.opts
+        if step < o.reg_start:
+            return 0.0
+        return 1.0 if o.reg_ramp == 0 else min(1.0, (step - o.reg_start + 1) / o.reg_ramp)
 
     # ---- evaluation -------------------------------------------------------------------
     @torch.no_grad()
@@ -633,8 +808,9 @@ class Trainer:
         o = self.opts
         model = self.model
         model.eval()
+        ctc_only = o.rnnt_weight == 0
         # greedy search is a Python loop over frames: run it on a CPU copy when training on GPU
-        decoder = model if self.device.type == "cpu" else copy.deepcopy(model).cpu().eval()
+        decoder = model if self.device.type == "cpu" or ctc_only else copy.deepcopy(model).cpu().eval()
         batches = D.bucket_batches([self.dev_set.frames(i) for i in range(len(self.dev_set))],
                                    o.batch_frames, 0, 0)
         batches = batches[self.rank::self.world] if self.world > 1 else batches
@@ -649,19 +825,29 @@ class Trainer:
             if batch.size == 0:
                 continue
             batch = batch.to(self.device)
-            with self._autocast():
-                logits, enc_lengths, enc = model(batch.features, batch.feature_lengths, batch.targets,
-                                                 batch.target_lengths)
-            enc_lengths = enc_lengths.clamp(max=logits.shape[1])
-            loss_sum += float(rnnt_loss(logits.float(), batch.targets, enc_lengths, batch.target_lengths,
-                                        reduction="sum"))
             tokens += float(batch.target_lengths.sum())
-            # batched greedy over the whole padded batch; tokens emitted on padding frames are
-            # dropped (they come after every valid frame, so they cannot change earlier output)
-            enc_proj = decoder.joiner.project_encoder(enc.float().cpu())
-            state = greedy_search(decoder, enc_proj, init_greedy_state(decoder, batch.size))
-            for b, hyp in enumerate(state.hyps):
-                keep = [tok for tok, fr in zip(hyp.tokens, hyp.frames) if fr < int(enc_lengths[b])]
+            if ctc_only:  # the predictor and joiner are untrained: score the CTC head instead
+                with self._autocast():
+                    enc, enc_lengths = model.transcribe(batch.features, batch.feature_lengths)
+                enc_lengths = enc_lengths.clamp(max=enc.shape[1])
+                log_probs = self.module.ctc_log_probs(enc)  # [T', B, V+1]
+                loss_sum += float(F.ctc_loss(log_probs, batch.targets, enc_lengths, batch.target_lengths,
+                                             blank=0, reduction="sum", zero_infinity=True))
+                hyps = ctc_greedy(log_probs.transpose(0, 1), enc_lengths)
+            else:
+                with self._autocast():
+                    logits, enc_lengths, enc = model(batch.features, batch.feature_lengths, batch.targets,
+                                                     batch.target_lengths)
+                enc_lengths = enc_lengths.clamp(max=logits.shape[1])
+                loss_sum += float(rnnt_loss(logits.float(), batch.targets, enc_lengths, batch.target_lengths,
+                                            reduction="sum"))
+                # batched greedy over the whole padded batch; tokens emitted on padding frames are
+                # dropped (they come after every valid frame, so they cannot change earlier output)
+                enc_proj = decoder.joiner.project_encoder(enc.float().cpu())
+                state = greedy_search(decoder, enc_proj, init_greedy_state(decoder, batch.size))
+                hyps = [[tok for tok, fr in zip(h.tokens, h.frames) if fr < int(enc_lengths[b])]
+                        for b, h in enumerate(state.hyps)]
+            for b, keep in enumerate(hyps):
                 hyp_text = normalize_text(self.tokenizer.decode([t for t in keep if t <= self.tokenizer.vocab_size]))
                 out = jiwer.process_words(texts[b], hyp_text)
                 errors += out.substitutions + out.deletions + out.insertions
@@ -679,6 +865,7 @@ class Trainer:
         o = self.opts
         meta = {"step": self.step, "epoch": self.epoch, "audio_hours": self.audio_seconds / 3600,
                 "train": o.train, "preset": o.preset, "config_file": o.config, "ctc_weight": o.ctc_weight,
+                "rnnt_weight": o.rnnt_weight, "loss": o.loss, "init_from": o.init_from,
                 "world_size": self.world, "params": count_parameters(self.model)}
         meta.update(extra or {})
         return meta
@@ -695,6 +882,7 @@ class Trainer:
             "audio_seconds": self.audio_seconds, "world_size": self.world,
             "model": self.model.state_dict(),
             "ctc_head": self.module.ctc_head.state_dict() if self.module.ctc_head is not None else None,
+            "pruned_head": self.module.pruned_head.state_dict() if self.module.pruned_head is not None else None,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "rng": _rng_state(), "best": self.best, "skips": skips,
@@ -710,7 +898,8 @@ class Trainer:
             return None
         from memasr.model.checkpoint import save_pretrained
 
-        return save_pretrained(self.model, self.out / name, self.out / MODEL_FILENAME, self._meta(extra))
+        return save_pretrained(self.model, self.out / name, self.out / MODEL_FILENAME, self._meta(extra),
+                               training_heads=self.module.training_heads())
 
     def _saved_best_dev_loss(self) -> float:
         """The dev loss recorded beside the exported best model (inf when unknown)."""
