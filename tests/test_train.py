@@ -369,3 +369,17 @@ def test_regularization_ramps_in(corpus, tmp_path):
     assert [t.regularization_strength(s) for s in (0, 9, 10, 12, 14, 100)] == [0.0, 0.0, 0.2, 0.6, 1.0, 1.0]
     cfg = D.SpecAugmentConfig(2, 27, 5, 40)
     assert cfg.scaled(0.5).freq_width == 13 and cfg.scaled(0.0).time_width == 0 and cfg.scaled(1.0) is cfg
+
+
+def test_channel_augmentation_follows_the_ramp(corpus, tmp_path):
+    pytest.importorskip("pyroomacoustics")
+    t = Trainer(_opts(corpus, tmp_path / "aug", augment=True, reg_start=4, reg_ramp=4, steps=10))
+    t.setup()
+    t._set_augmenter(0)
+    assert t.train_set.augmenter is None  # step 0: before the ramp
+    t.step = 6
+    t._set_augmenter(0)
+    aug = t.train_set.augmenter
+    assert aug is not None and aug.config.reverb_prob == pytest.approx(0.4 * 3 / 4)
+    result = t.fit()  # trains through the segments with the augmenter in the loader
+    assert result.steps == 10 and all(math.isfinite(x) for _, x in result.losses)

@@ -67,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     opt.add_argument("--reg-ramp", type=int, default=1500, help="steps to reach their full strength (default 1500)")
     opt.add_argument("--init-from", metavar="DIR|CKPT",
                      help="warm start from a model directory, run directory or checkpoint (weights only)")
+    opt.add_argument("--augment", action="store_true",
+                     help="channel augmentation of training clips: rooms, noise, music, telephone band, codecs "
+                          "(memasr.data.augment), ramped in with --reg-start/--reg-ramp")
+    opt.add_argument("--augment-scale", type=float, default=1.0, help="multiplies every augmentation probability")
     opt.add_argument("--no-spec-augment", action="store_true", help="disable SpecAugment")
     opt.add_argument("--freq-masks", type=int, default=2)
     opt.add_argument("--freq-width", type=int, default=27)
@@ -113,7 +117,7 @@ def options_from_args(args: argparse.Namespace):
         batch_frames=args.batch_frames, lr=args.lr, min_lr_ratio=args.min_lr_ratio, warmup=args.warmup,
         lr_schedule=args.lr_schedule, lr_decay_steps=args.lr_decay_steps, rnnt_weight=args.rnnt_weight,
         loss=args.loss, prune_range=args.prune_range, reg_start=args.reg_start, reg_ramp=args.reg_ramp,
-        init_from=args.init_from,
+        init_from=args.init_from, augment=args.augment, augment_scale=args.augment_scale,
         weight_decay=args.weight_decay, clip=args.clip, ctc_weight=args.ctc_weight,
         spec_augment=not args.no_spec_augment, freq_masks=args.freq_masks, freq_width=args.freq_width,
         time_masks=args.time_masks, time_width=args.time_width, seed=args.seed, synth_seed=args.synth_seed,

@@ -84,6 +84,8 @@ class TrainOptions:
     reg_start: int = 0  # step at which SpecAugment, dropout and waveform augmentation start ramping in
     reg_ramp: int = 0  # steps from nothing to full strength
     init_from: str | None = None  # model directory, run directory or ckpt-*.pt: weights only
+    augment: bool = False  # waveform channel augmentation (memasr.data.augment) of training clips
+    augment_scale: float = 1.0  # multiplies every augmentation probability (then the ramp does)
     spec_augment: bool = True
     freq_masks: int = 2
     freq_width: int = 27
@@ -414,6 +416,8 @@ class Trainer:
             raise InputError(f"--lr-schedule must be 'eden' or 'cosine', got {o.lr_schedule!r}")
         if o.prune_range < 2 or o.lr_decay_steps < 1 or o.reg_start < 0 or o.reg_ramp < 0:
             raise InputError("--prune-range must be >= 2, --lr-decay-steps >= 1, --reg-start/--reg-ramp >= 0")
+        if not 0 <= o.augment_scale:
+            raise InputError(f"--augment-scale must be >= 0, got {o.augment_scale}")
         if o.init_from is not None and o.resume is not None:
             raise InputError("--init-from starts a new run; --resume continues one: give only one")
         if o.best_metric not in ("loss", "wer"):
@@ -720,14 +724,36 @@ class Trainer:
         return torch.utils.data.DataLoader(dataset, batch_sampler=batch_sampler, num_workers=workers,
                                            collate_fn=D.collate, pin_memory=self.device.type == "cuda", **kwargs)
 
+    # loaders are remade this often (in steps) so the augmentation follows the regularisation ramp
+    AUGMENT_SEGMENT = 250
+
+    def _set_augmenter(self, epoch: int) -> None:
+        """Give the training set the channel augmenter of the current ramp strength (or none)."""
+        o = self.opts
+        if not o.augment:
+            return
+        from memasr.data.augment import AUGMENTATIONS, ChannelAugmentConfig, ChannelAugmenter
+
+        scale = o.augment_scale * self.regularization_strength(self.step)
+        base = ChannelAugmentConfig()
+        config = dataclasses.replace(base, **{f"{n}_prob": min(1.0, base.probability(n) * scale)
+                                             for n in AUGMENTATIONS})
+        self.train_set.augmenter = ChannelAugmenter(config, seed=o.seed, epoch=epoch) if config.enabled else None
+
     def _batches(self):
         """Yield ``(epoch, batch_in_epoch_after, batch)`` from the current position on, forever."""
         o = self.opts
         if o.is_synth:
-            sampler = D.SynthBatchSampler(self.synth_batch, self.step, self.rank, self.world, len(self.train_set))
-            for batch in self._loader(self.train_set, sampler):
-                yield 0, 0, 0, batch
-            return
+            while True:
+                self._set_augmenter(self.step)
+                sampler = D.SynthBatchSampler(self.synth_batch, self.step, self.rank, self.world, len(self.train_set))
+                segment = self.AUGMENT_SEGMENT if o.augment else None
+                for k, batch in enumerate(self._loader(self.train_set, sampler)):
+                    yield 0, 0, 0, batch
+                    if segment is not None and k + 1 == segment:
+                        break
+                else:
+                    return
         epoch, start = self.epoch, self.batch_in_epoch
         while True:
             batches = D.shard_batches(D.bucket_batches(self.train_frames, o.batch_frames, o.seed, epoch),
@@ -735,9 +761,11 @@ class Trainer:
             if start >= len(batches):
                 epoch, start = epoch + 1, 0
                 continue
-            for k, batch in enumerate(self._loader(self.train_set, batches[start:]), start=start + 1):
+            stop = min(len(batches), start + self.AUGMENT_SEGMENT) if o.augment else len(batches)
+            self._set_augmenter(epoch)
+            for k, batch in enumerate(self._loader(self.train_set, batches[start:stop]), start=start + 1):
                 yield epoch, k, len(batches), batch
-            epoch, start = epoch + 1, 0
+            epoch, start = (epoch, stop) if stop < len(batches) else (epoch + 1, 0)
 
     # ---- one step ---------------------------------------------------------------------
     def _autocast(self):
