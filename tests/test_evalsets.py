@@ -8,7 +8,7 @@ import soundfile as sf
 
 from memasr.data import evalsets
 from memasr.data.evalsets import (EVAL_SETS, SPLITS, EvalItem, asterisk_text, available_eval_sets, klettres_text,
-                                  ktuberling_text, load_eval_set, parse_asterisk_transcripts,
+                                  ktuberling_text, load_eval_set, tuxpaint_text, parse_asterisk_transcripts,
                                   parse_sphinx_transcription, write_manifest)
 from memasr.data.manifest import read_manifest
 from memasr.data.tokenizer import normalize_text
@@ -121,7 +121,7 @@ def test_asterisk():
     _check(items, len(items))
     by_id = {it.id: it.text for it in items}
     assert by_id["asterisk/digits/7"] == "seven"
-    assert "asterisk/beep" not in by_id  # a tone, not speech
+    assert "asterisk/beep" not in by_id and "asterisk/silence/1" not in by_id  # a tone, silence
     for it in items[::50]:  # 8 kHz telephone prompts, about 1 s to 1 min, a plausible speaking rate
         info = sf.info(str(it.path))
         assert info.samplerate == 8000 and 0.2 < info.duration < 60
@@ -130,9 +130,11 @@ def test_asterisk():
 
 def test_asterisk_transcripts():
     text = "; comment\n\nbeep: [this is a simple beep tone]\nletters/at: at [@]\n" \
-           "dictate/forhelp: press 0 for help\nvm-opts: Press * to cancel, # to accept.\n"
+           "dictate/forhelp: press 0 for help\nvm-opts: Press * to cancel, # to accept.\n" \
+           "silence/1: (1 second of silence)\nspy-iax2: IAX (note: does not say \"2\")\n"
     refs = parse_asterisk_transcripts(text)
-    assert list(refs) == ["beep", "letters/at", "dictate/forhelp", "vm-opts"]
+    assert list(refs) == ["beep", "letters/at", "dictate/forhelp", "vm-opts", "silence/1", "spy-iax2"]
+    assert asterisk_text(refs["silence/1"]) is None and asterisk_text(refs["spy-iax2"]) == "iax"
     assert asterisk_text(refs["beep"]) is None
     assert asterisk_text(refs["letters/at"]) == "at"
     assert asterisk_text(refs["dictate/forhelp"]) == "press zero for help"
@@ -142,9 +144,9 @@ def test_asterisk_transcripts():
 @needs(evalsets.TUXPAINT)
 def test_tuxpaint():
     items = load_eval_set("tuxpaint")
-    assert len(items) > 50
-    _check(items, len(items))
-    assert {"a frog", "a brown hen"} <= {it.text for it in items}
+    _check(items, 66)
+    assert {"frog", "hen", "wild boar", "mountain goat"} <= {it.text for it in items}
+    assert tuxpaint_text(Path("animals/birds/tucan_desc.ogg")) == "toucan"
 
 
 @needs(*SPLIT_ROOTS)

@@ -24,20 +24,21 @@ Sets with true transcripts (``labels="true"``):
 ``ktuberling`` (``ktuberling-data``)
     71 words a child's game says when a sticker is placed ("umbrella", "falling star"), one
     English voice, ogg at 44.1 kHz. Labels come from the sound names in ``sounds/en.soundtheme``
-    (the word after the scene prefix: ``pizzeria_olive`` -> "olive"); five names that are glued
+    (the word after the scene prefix: ``pizzeria_olive`` -> "olive"); four names that are glued
     or misspelt are spelled as spoken (:data:`KTUBERLING_FIXES`).
 ``alsa`` (``alsa-utils``)
     8 speaker-test announcements ("front left"), 48 kHz wav; the label is the file name.
     ``Noise.wav`` is noise, not speech, and is left out.
 ``asterisk`` (``asterisk-core-sounds-en`` + ``asterisk-core-sounds-en-wav``)
     The Asterisk PBX prompts read by Allison Smith (CC-BY-SA-3.0), 8 kHz telephone wav, with
-    their transcripts in ``core-sounds-en.txt``: menus, voicemail, digits, letters. Bracketed
-    notes (``[ascending tones]``, ``at [@]``) are not spoken and are dropped, a prompt that is
-    only a note (a beep) is left out, and the keypad keys are spoken as "star" and "pound".
+    their transcripts in ``core-sounds-en.txt``: menus, voicemail, digits, letters. Notes in
+    brackets or parentheses (``[ascending tones]``, ``at [@]``, ``(10 seconds of silence)``) are
+    not spoken and are dropped, a prompt that is only a note (a beep, silence) is left out, and
+    the keypad keys are spoken as "star" and "pound".
 ``tuxpaint`` (``tuxpaint-stamps-default``, 161 MB download: optional)
-    65 spoken English names of Tux Paint stamps (``*_desc.ogg``); the label is the first line of
-    the stamp's ``.txt`` description ("A brown hen."). ``wallaby_desc.ogg`` has no description
-    file and is left out.
+    66 spoken English names of Tux Paint animal stamps (``*_desc.ogg``). The recording says the
+    stamp's name, which is the file name (``hen_desc.ogg`` -> "hen"), not the longer ``.txt``
+    description ("A brown hen."); four names are spelled as spoken (:data:`TUXPAINT_FIXES`).
 
 Sets labelled by Whisper base (``labels="pseudo"``; never inside ``real-dev``/``real-test``):
 
@@ -134,8 +135,10 @@ KLETTRES_LANGS = ("en", "en_GB")
 #: phonics sounds without a written word; excluded from the klettres set
 KLETTRES_SOUNDS = frozenset({"aw", "ch", "th"})
 #: ktuberling sound names that are glued or misspelt -> the words spoken (checked with Whisper)
-KTUBERLING_FIXES = {"fallingstar": "falling star", "palmtree": "palm tree", "moonwalker": "moon walker",
-                    "sphynx": "sphinx", "brocolli": "broccoli"}
+KTUBERLING_FIXES = {"fallingstar": "falling star", "palmtree": "palm tree", "sphynx": "sphinx",
+                    "brocolli": "broccoli"}
+#: Tux Paint stamp names that are glued or not English spelling -> the words spoken (checked with Whisper)
+TUXPAINT_FIXES = {"mountaingoat": "mountain goat", "wildboar": "wild boar", "tucan": "toucan", "nandou": "nandu"}
 #: pocketsphinx-testdata recordings whose words the package states (see the module docstring)
 POCKETSPHINX_RAW = {"goforward.raw": "go forward ten meters", "tidigits/dhd.2934z.raw": "two nine three four zero"}
 #: alsa-utils files that are not speech
@@ -145,7 +148,7 @@ PSEUDO_LABELS = Path(__file__).with_name("pseudo_labels.json")
 # "<s> words </s> (id)" ; the markers are optional in some Sphinx transcription files
 _SPHINX_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
 _SPHINX_MARKERS = re.compile(r"</?s>|<sil>", re.IGNORECASE)
-_BRACKETED = re.compile(r"\[[^\]]*\]")
+_NOTE = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -332,10 +335,11 @@ def _load_alsa() -> list[EvalItem]:
 def asterisk_text(raw: str) -> str | None:
     """A ``core-sounds-en.txt`` transcript as spoken, or None for a prompt that is only a note.
 
-    "[ascending tones]" -> None; "at [@]" -> "at"; "press * to ..." -> "press star to ...";
-    "followed by #" -> "followed by pound"; digits are spelled by :func:`normalize_text`.
+    "[ascending tones]" -> None; "(1 second of silence)" -> None; "at [@]" -> "at";
+    "press * to ..." -> "press star to ..."; "followed by #" -> "followed by pound"; digits are
+    spelled by :func:`normalize_text`.
     """
-    spoken = _BRACKETED.sub(" ", raw).replace("*", " star ").replace("#", " pound ")
+    spoken = _NOTE.sub(" ", raw).replace("*", " star ").replace("#", " pound ")
     return normalize_text(spoken) or None
 
 
@@ -371,19 +375,19 @@ def _load_asterisk() -> list[EvalItem]:
     return items
 
 
+def tuxpaint_text(desc: Path) -> str:
+    """``.../hen_desc.ogg`` -> "hen", ``wildboar_desc.ogg`` -> "wild boar" (the stamp's name as spoken)."""
+    name = desc.name[: -len("_desc.ogg")].lower()
+    return normalize_text(TUXPAINT_FIXES.get(name, name))
+
+
 def _load_tuxpaint() -> list[EvalItem]:
     root = TUXPAINT.path()
     descs = sorted(root.rglob("*_desc.ogg")) if root.is_dir() else []
     if not descs:
         raise _missing(TUXPAINT, root, "tuxpaint")
-    items = []
-    for ogg in descs:
-        txt = ogg.with_name(ogg.name[: -len("_desc.ogg")] + ".txt")
-        lines = txt.read_text(encoding="utf-8", errors="replace").splitlines() if txt.is_file() else []
-        text = normalize_text(lines[0]) if lines else ""
-        if text:
-            items.append(EvalItem(ogg, text, f"tuxpaint/{ogg.relative_to(root).with_suffix('').as_posix()[:-5]}"))
-    return items
+    return [EvalItem(ogg, tuxpaint_text(ogg), f"tuxpaint/{ogg.relative_to(root).as_posix()[: -len('_desc.ogg')]}")
+            for ogg in descs]
 
 
 # ------------------------------------------------------------------------------ pseudo labels
@@ -463,7 +467,7 @@ EVAL_SETS: dict[str, EvalSetInfo] = {
     "alsa": EvalSetInfo(ALSA.package, "8 speaker-test channel names, 48 kHz", "true", _load_alsa),
     "asterisk": EvalSetInfo(f"{ASTERISK_TEXT.package}, {ASTERISK.package}",
                             "Asterisk PBX prompts, one voice, 8 kHz telephone speech", "true", _load_asterisk),
-    "tuxpaint": EvalSetInfo(TUXPAINT.package, "65 spoken Tux Paint stamp names, 44.1 kHz (optional package)",
+    "tuxpaint": EvalSetInfo(TUXPAINT.package, "66 spoken Tux Paint stamp names, 44.1 kHz (optional package)",
                             "true", _load_tuxpaint),
     "hedgewars": EvalSetInfo(HEDGEWARS.package, "game voice lines, Whisper base labels (optional package)",
                              "pseudo", lambda: _load_pseudo("hedgewars")),
