@@ -111,8 +111,9 @@ class Engine:
     ) -> Audio:
         """Return (mono float32 samples in [-1, 1], sample rate) at the engine's native rate.
 
-        ``speed`` > 1 speaks faster, ``pitch`` scales the base pitch (engines
-        without a pitch control ignore it); ``rng`` draws engine-specific extras.
+        ``speed`` > 1 speaks faster, ``pitch`` scales the base pitch (voices for which
+        ``controls_pitch`` is False ignore it: :func:`speak` shifts their pitch
+        afterwards); ``rng`` draws engine-specific extras.
         """
         raise NotImplementedError
 
