@@ -177,8 +177,8 @@ def test_pseudo_labelled_sets_flagged_and_kept_apart():
     for name in pseudo:
         try:
             items = load_eval_set(name)
-        except InputError as exc:  # optional package not installed: one line naming it
-            assert EVAL_SETS[name].package in str(exc) and "\n" not in str(exc)
+        except InputError as exc:  # optional package not installed (or no clip kept): one line naming it
+            assert (EVAL_SETS[name].package in str(exc) or "no labels" in str(exc)) and "\n" not in str(exc)
             continue
         assert items and all(it.pseudo for it in items)
         assert all(Path(it.path).is_file() for it in items[:5])
@@ -206,7 +206,8 @@ def test_write_manifest_16k(tmp_path):
     assert [r["text"] for r in rows] == [it.text for it in load_eval_set("cards")]
     for r in rows:
         info = sf.info(r["audio_filepath"])
-        assert info.samplerate == 16000 and info.channels == 1 and r["duration"] == pytest.approx(info.duration, abs=1e-3)
+        assert info.samplerate == 16000 and info.channels == 1
+        assert r["duration"] == pytest.approx(info.duration, abs=1e-3)
         assert Path(r["audio_filepath"]).parent.parent.name == "cards-wav" and r["pseudo"] is False
     raw = json.loads(out.read_text().splitlines()[0])
     assert not Path(raw["audio_filepath"]).is_absolute()  # the manifest travels with its audio

@@ -42,11 +42,11 @@ Sets with true transcripts (``labels="true"``):
 
 Sets labelled by Whisper base (``labels="pseudo"``; never inside ``real-dev``/``real-test``):
 
-``hedgewars`` (``hedgewars-data``, 145 MB), ``warzone2100`` (``warzone2100-data``, 143 MB),
-``pocketsphinx-misc`` (``pocketsphinx-testdata``: ``numbers.raw``, ``something.raw``)
-    Game voice lines and two test recordings without a stated transcript. Their labels are
-    committed in ``pseudo_labels.json`` beside this module (model, command and thresholds are
-    recorded there; ``scripts/pseudo_label.py`` made it), so loading needs no Whisper.
+``hedgewars`` (``hedgewars-data``, 145 MB), ``warzone2100`` (``warzone2100-data``, 143 MB)
+    Game voice lines without transcripts. Their labels are committed in ``pseudo_labels.json``
+    beside this module (model, command and thresholds are recorded there;
+    ``scripts/pseudo_label.py`` made it), so loading needs no Whisper. (pocketsphinx's
+    ``numbers.raw`` and ``something.raw`` were tried too; Whisper was not sure enough of either.)
 
 Splits over the true-transcript sets, by source and speaker, so that ``real-test`` holds
 speakers that ``real-dev`` never has:
@@ -93,6 +93,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from memasr.data.text import default_cache_dir
 from memasr.data.tokenizer import normalize_text
 from memasr.errors import InputError
 
@@ -176,11 +177,11 @@ class EvalSetInfo:
 
 
 def cache_dir() -> Path:
-    """Folder for converted audio (raw -> wav, archive members, 16 kHz manifest copies)."""
+    """Folder for converted audio (raw -> wav, archive members): ``MEMASR_EVAL_CACHE`` or
+    ``~/.cache/memasr/evalsets``."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "memasr" / "evalsets"
+    return default_cache_dir() / "evalsets"
 
 
 def _missing(root: PackageRoot, what: Path, name: str) -> InputError:
@@ -403,7 +404,7 @@ def read_pseudo_labels(path: Path | None = None) -> dict:
 
 
 #: pseudo-labelled set -> the package root its audio comes from
-_PSEUDO_ROOTS = {"hedgewars": HEDGEWARS, "warzone2100": WARZONE, "pocketsphinx-misc": POCKETSPHINX}
+_PSEUDO_ROOTS = {"hedgewars": HEDGEWARS, "warzone2100": WARZONE}
 
 
 def _pseudo_sources(name: str, rows: list[dict]) -> list[Path]:
@@ -411,12 +412,10 @@ def _pseudo_sources(name: str, rows: list[dict]) -> list[Path]:
     root = _PSEUDO_ROOTS[name].path()
     if name == "warzone2100":
         return _archive_members(root, [r["file"] for r in rows], "warzone2100")
-    paths = []
-    for row in rows:
-        path = root / row["file"]
+    paths = [root / row["file"] for row in rows]
+    for path in paths:
         if not path.is_file():
             raise _missing(_PSEUDO_ROOTS[name], path, name)
-        paths.append(_raw_as_wav(path, f"pocketsphinx/{path.stem}") if path.suffix == ".raw" else path)
     return paths
 
 
@@ -473,8 +472,6 @@ EVAL_SETS: dict[str, EvalSetInfo] = {
                              "pseudo", lambda: _load_pseudo("hedgewars")),
     "warzone2100": EvalSetInfo(WARZONE.package, "game voice lines, Whisper base labels (optional package)",
                                "pseudo", lambda: _load_pseudo("warzone2100")),
-    "pocketsphinx-misc": EvalSetInfo(POCKETSPHINX.package, "2 raw test recordings, Whisper base labels",
-                                     "pseudo", lambda: _load_pseudo("pocketsphinx-misc")),
 }
 EVAL_SETS["real-dev"] = _split_info("real-dev", "checkpoint choice: asterisk + klettres en + pocketsphinx-raw")
 EVAL_SETS["real-test"] = _split_info("real-test", "reporting only: librivox + cards + klettres en_GB + ktuberling "

@@ -504,9 +504,10 @@ def calendar_date(rng: np.random.Generator) -> str:
 
 
 def duration(rng: np.random.Generator) -> str:
+    """A length of time as spoken: "twenty minutes", "one hour", "half an hour"."""
     n = _log_uniform_int(rng, 120) + 1
     unit = ["second", "minute", "hour", "day"][int(rng.integers(4))]
-    return f"{spell_number(n)} {_plural(unit, n)}" if rng.random() < 0.85 else f"half an {'hour'}"
+    return f"{spell_number(n)} {_plural(unit, n)}" if rng.random() < 0.85 else "half an hour"
 
 
 _TIME_FRAMES = ("{t}", "at {t}", "set an alarm for {t}", "wake me up at {t}", "remind me at {t}",
