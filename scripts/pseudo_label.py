@@ -55,8 +55,8 @@ THRESHOLDS = {"language": "en", "min_language_probability": 0.5, "min_avg_logpro
 WARZONE_SKIP = ("audio/sfx/", "audio/radclick/")
 # hedgewars voice packs in other languages end in a language code ("Default_es")
 HEDGEWARS_OTHER_LANGUAGE = ("_es", "_pl", "_ru", "_uk", "_de", "_fr", "_it", "_pt")
-# What the committed labels cover (about 350 clips, 40 minutes of this machine's shared CPU);
-# --all labels every English voice pack and every warzone2100 voice folder.
+# What the committed labels cover (383 clips, about 20 minutes of this machine's shared 2 cores);
+# --all labels every English voice pack and every warzone2100 voice folder (about 1,000 clips).
 HEDGEWARS_PACKS = ("British", "Classic", "Default")
 WARZONE_FOLDERS = ("audio/memressp/",)
 
