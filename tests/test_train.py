@@ -383,3 +383,35 @@ def test_channel_augmentation_follows_the_ramp(corpus, tmp_path):
     assert aug is not None and aug.config.reverb_prob == pytest.approx(0.4 * 3 / 4)
     result = t.fit()  # trains through the segments with the augmenter in the loader
     assert result.steps == 10 and all(math.isfinite(x) for _, x in result.losses)
+
+
+def test_token_budget_and_padding_waste():
+    rng = np.random.default_rng(0)
+    frames = list(rng.integers(100, 1500, size=300))
+    tokens = [int(f // 25 + rng.integers(0, 30)) for f in frames]
+    by_frames = D.bucket_batches(frames, 6000, 0, 0)
+    both = D.bucket_batches(frames, 6000, 0, 0, tokens, 300)
+    assert sorted(i for b in both for i in b) == list(range(300))
+    assert all(len(b) == 1 or max(tokens[i] for i in b) * len(b) <= 300 for b in both)
+    assert len(both) >= len(by_frames)
+    # sorted buckets waste far less than random batches of the same sizes
+    shuffled = list(rng.permutation(300))
+    random_batches, k = [], 0
+    for b in by_frames:
+        random_batches.append(shuffled[k:k + len(b)])
+        k += len(b)
+    assert D.padding_waste(by_frames, frames) < 0.5 * D.padding_waste(random_batches, frames)
+    assert D.padding_waste([[0]], frames) == 0.0
+
+
+def test_synth_sampler_groups_similar_sizes_and_is_a_function_of_the_step():
+    size = lambda i: (i * 7919) % 23  # noqa: E731
+    s = D.SynthBatchSampler(4, 0, 0, 1, 10_000, size_of=size, group=8)
+    it = iter(s)
+    first = [next(it) for _ in range(16)]
+    assert sorted(i for b in first[:8] for i in b) == list(range(32))  # a group covers its examples once
+    assert all(max(map(size, b)) - min(map(size, b)) <= 10 for b in first)
+    resumed = D.SynthBatchSampler(4, 5, 0, 1, 10_000, size_of=size, group=8)
+    assert next(iter(resumed)) == first[5]
+    ranks = [D.SynthBatchSampler(4, 0, r, 2, 10_000, size_of=size, group=8).batch(3) for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1])

@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     opt = p.add_argument_group("optimization")
     opt.add_argument("--batch-frames", type=int, default=10000,
                      help="padded 10 ms frames per batch and process (default 10000 = 100 s)")
+    opt.add_argument("--batch-tokens", type=int,
+                     help="padded tokens per batch and process too (default: bucket by frames alone)")
     opt.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     opt.add_argument("--warmup", type=int, default=500, help="linear warmup steps (default 500)")
     opt.add_argument("--lr-schedule", choices=("eden", "cosine"), default="eden",
@@ -114,7 +116,7 @@ def options_from_args(args: argparse.Namespace):
     return TrainOptions(
         out=args.out, train=args.train, preset=args.preset, config=args.config, dev=args.dev,
         steps=args.steps, epochs=args.epochs, max_hours=args.max_hours, max_wall_minutes=args.max_wall_minutes,
-        batch_frames=args.batch_frames, lr=args.lr, min_lr_ratio=args.min_lr_ratio, warmup=args.warmup,
+        batch_frames=args.batch_frames, batch_tokens=args.batch_tokens, lr=args.lr, min_lr_ratio=args.min_lr_ratio, warmup=args.warmup,
         lr_schedule=args.lr_schedule, lr_decay_steps=args.lr_decay_steps, rnnt_weight=args.rnnt_weight,
         loss=args.loss, prune_range=args.prune_range, reg_start=args.reg_start, reg_ramp=args.reg_ramp,
         init_from=args.init_from, augment=args.augment, augment_scale=args.augment_scale,

@@ -190,30 +190,42 @@ def make_synth_source(seed: int, engines: Sequence[str] | None = None, *, commer
 # --------------------------------------------------------------------------- batching
 
 
-def bucket_batches(frames: Sequence[int], budget: int, seed: int, epoch: int) -> list[list[int]]:
-    """Duration-bucketed batches of dataset indices for one epoch.
+def bucket_batches(frames: Sequence[int], budget: int, seed: int, epoch: int,
+                   tokens: Sequence[int] | None = None, token_budget: int | None = None) -> list[list[int]]:
+    """Duration- and token-bucketed batches of dataset indices for one epoch.
 
-    Indices are sorted by length (with +-10% jitter drawn from ``(seed, epoch)``
-    so batches differ between epochs), cut greedily so that ``batch size x
-    longest`` stays within ``budget`` frames (a longer clip gets a batch of its
-    own), and the batch order is shuffled.
+    Indices are sorted by length, then token count (with +-10% jitter drawn from
+    ``(seed, epoch)`` so batches differ between epochs), cut greedily so that
+    ``batch size x longest`` stays within ``budget`` frames and, with ``tokens``,
+    ``batch size x most tokens`` within ``token_budget`` (the padded label axis of
+    the loss); a longer clip gets a batch of its own. The batch order is shuffled.
     """
     rng = random.Random(seed * 1_000_003 + epoch)
-    keyed = sorted(range(len(frames)), key=lambda i: (frames[i] * (1.0 + rng.uniform(-0.1, 0.1)), i))
+    toks = tokens if tokens is not None else [0] * len(frames)
+    keyed = sorted(range(len(frames)), key=lambda i: (frames[i] * (1.0 + rng.uniform(-0.1, 0.1)), toks[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
-    longest = 0
+    longest = most = 0
     for i in keyed:
-        n = frames[i]
-        if current and max(longest, n) * (len(current) + 1) > budget:
+        n, u = frames[i], toks[i]
+        full = max(longest, n) * (len(current) + 1) > budget
+        if token_budget is not None:
+            full = full or max(most, u) * (len(current) + 1) > token_budget
+        if current and full:
             batches.append(current)
-            current, longest = [], 0
+            current, longest, most = [], 0, 0
         current.append(i)
-        longest = max(longest, n)
+        longest, most = max(longest, n), max(most, u)
     if current:
         batches.append(current)
     rng.shuffle(batches)
     return batches
+
+
+def padding_waste(batches: Sequence[Sequence[int]], lengths: Sequence[int]) -> float:
+    """Share of a batch plan's padded cells that are padding: ``1 - sum(len) / sum(B x max)``."""
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches if b)
+    return 1.0 - sum(lengths[i] for b in batches for i in b) / padded if padded else 0.0
 
 
 def shard_batches(batches: list[list[int]], rank: int, world: int) -> list[list[int]]:
@@ -228,18 +240,37 @@ def shard_batches(batches: list[list[int]], rank: int, world: int) -> list[list[
 
 
 class SynthBatchSampler(torch.utils.data.Sampler):
-    """Endless index batches for the synthetic source: step ``s`` of rank ``r`` takes
-    examples ``(s * world + r) * B .. + B - 1``; starts at ``start_step`` on resume."""
+    """Endless index batches for the synthetic source; starts at ``start_step`` on resume.
 
-    def __init__(self, batch_size: int, start_step: int, rank: int, world: int, length: int) -> None:
+    Without ``size_of``, step ``s`` of rank ``r`` takes examples ``(s * world + r) * B ..
+    + B - 1``. With ``size_of(index)`` (an estimate known before synthesis, e.g. the
+    sentence's word count), the examples of ``group`` consecutive steps are sorted by it and
+    cut into that many batches, so clips of a batch have similar lengths (less padding);
+    batch ``s`` is still a pure function of ``s``, so resume stays exact.
+    """
+
+    def __init__(self, batch_size: int, start_step: int, rank: int, world: int, length: int,
+                 size_of=None, group: int = 16) -> None:
         self.batch_size, self.start_step, self.rank, self.world, self.length = (
             batch_size, start_step, rank, world, length)
+        self.size_of, self.group = size_of, group
+
+    def batch(self, step: int) -> list[int]:
+        B = self.batch_size
+        if self.size_of is None:
+            first = (step * self.world + self.rank) * B
+            return [(first + j) % self.length for j in range(B)]
+        g, k = divmod(step, self.group)
+        first = g * self.group * self.world * B + self.rank
+        pool = [(first + j * self.world) % self.length for j in range(self.group * B)]  # this rank's share
+        pool.sort(key=lambda i: (self.size_of(i), i))
+        order = random.Random(g).sample(range(self.group), self.group)  # batch order within the group
+        return pool[order[k] * B:(order[k] + 1) * B]
 
     def __iter__(self) -> Iterator[list[int]]:
         step = self.start_step
         while True:
-            first = (step * self.world + self.rank) * self.batch_size
-            yield [(first + j) % self.length for j in range(self.batch_size)]
+            yield self.batch(step)
             step += 1
 
 

@@ -53,7 +53,8 @@ from memasr.train.pruned import PrunedLossConfig, PrunedLossHead
 CKPT_DIR = "checkpoints"
 CKPT_RE = re.compile(r"^ckpt-(\d{8})\.pt$")
 TRAIN_CSV_FIELDS = ["step", "epoch", "loss", "rnnt", "ctc", "lr", "grad_norm", "utts", "tokens",
-                    "audio_seconds", "audio_hours_total", "elapsed_s", "steps_per_s", "audio_s_per_s"]
+                    "audio_seconds", "audio_hours_total", "elapsed_s", "steps_per_s", "audio_s_per_s",
+                    "padding"]  # padding: share of the window's padded feature frames that are padding
 DEV_CSV_FIELDS = ["step", "dev_loss", "dev_wer", "dev_utts", "dev_words", "audio_hours_total", "elapsed_s"]
 
 
@@ -69,6 +70,7 @@ class TrainOptions:
     max_hours: float | None = None  # hours of training audio (all ranks together)
     max_wall_minutes: float | None = None
     batch_frames: int = 10000  # padded 10 ms frames per batch per process
+    batch_tokens: int | None = None  # padded tokens per batch per process (None: frames alone)
     lr: float = 1e-3
     lr_schedule: str = "eden"  # "eden": warmup then ((s^2 + S^2) / S^2)^-0.25, independent of the run length;
     #                             "cosine": warmup then cosine to min_lr_ratio at the planned last step
@@ -546,6 +548,7 @@ class Trainer:
                 raise InputError(f"training manifest {o.train} has no usable entry: {D.summarize_skips(self.skips)}")
             self.train_set = D.ManifestDataset(good, self.config)
             self.train_frames = [self.train_set.frames(i) for i in range(len(good))]
+            self.train_tokens = [len(e["tokens"]) for e in good]
             self.train_seconds = sum(float(e["duration"]) for e in good)
 
         self.dev_set = None
@@ -710,9 +713,14 @@ class Trainer:
                 bounds.append(per_epoch)  # default: one epoch
         return min(bounds) if bounds else None
 
+    def _epoch_plan(self, epoch: int) -> list[list[int]]:
+        """This rank's batches of ``epoch`` (manifest training)."""
+        o = self.opts
+        batches = D.bucket_batches(self.train_frames, o.batch_frames, o.seed, epoch, self.train_tokens, o.batch_tokens)
+        return D.shard_batches(batches, self.rank, self.world)
+
     def _epoch_batches(self, epoch: int) -> int:
-        batches = D.bucket_batches(self.train_frames, self.opts.batch_frames, self.opts.seed, epoch)
-        return len(D.shard_batches(batches, self.rank, self.world))
+        return len(self._epoch_plan(epoch))
 
     # ---- data iteration ---------------------------------------------------------------
     def _loader(self, dataset, batch_sampler) -> torch.utils.data.DataLoader:
@@ -746,7 +754,9 @@ class Trainer:
         if o.is_synth:
             while True:
                 self._set_augmenter(self.step)
-                sampler = D.SynthBatchSampler(self.synth_batch, self.step, self.rank, self.world, len(self.train_set))
+                source = self.synth_source
+                sampler = D.SynthBatchSampler(self.synth_batch, self.step, self.rank, self.world, len(self.train_set),
+                                              size_of=lambda i: len(source.spec(i).text.split()))
                 segment = self.AUGMENT_SEGMENT if o.augment else None
                 for k, batch in enumerate(self._loader(self.train_set, sampler)):
                     yield 0, 0, 0, batch
@@ -756,8 +766,10 @@ class Trainer:
                     return
         epoch, start = self.epoch, self.batch_in_epoch
         while True:
-            batches = D.shard_batches(D.bucket_batches(self.train_frames, o.batch_frames, o.seed, epoch),
-                                      self.rank, self.world)
+            batches = self._epoch_plan(epoch)
+            if start == 0:
+                self.log(f"epoch {epoch}: {len(batches)} batches, padding {100 * D.padding_waste(batches, self.train_frames):.1f}% "
+                         f"of frames, {100 * D.padding_waste(batches, self.train_tokens):.1f}% of tokens")
             if start >= len(batches):
                 epoch, start = epoch + 1, 0
                 continue
@@ -985,7 +997,7 @@ class Trainer:
         start_time = time.perf_counter()
         start_step, start_audio = self.step, self.audio_seconds
         window = {"loss": 0.0, "rnnt": 0.0, "ctc": 0.0, "tokens": 0.0, "utts": 0.0, "audio": 0.0, "t": start_time,
-                  "steps": 0}
+                  "steps": 0, "real_frames": 0.0, "padded_frames": 0.0}
         ema = None
         stopped_early = False
         last_dev = None
@@ -1017,6 +1029,8 @@ class Trainer:
                          ("utts", utts), ("audio", seconds)):
                 window[k] += v
             window["steps"] += 1
+            window["real_frames"] += float(batch.feature_lengths.sum())
+            window["padded_frames"] += float(batch.features.shape[0] * batch.features.shape[1])
             now = time.perf_counter()
             total_elapsed = now - start_time
             aud_rate = (self.audio_seconds - start_audio) / max(total_elapsed, 1e-9)
@@ -1037,7 +1051,8 @@ class Trainer:
                        "grad_norm": _fmt(grad_norm), "utts": int(window["utts"]), "tokens": int(window["tokens"]),
                        "audio_seconds": _fmt(window["audio"]), "audio_hours_total": _fmt(self.audio_seconds / 3600),
                        "elapsed_s": _fmt(total_elapsed), "steps_per_s": _fmt(window["steps"] / dt),
-                       "audio_s_per_s": _fmt(window["audio"] / dt)}
+                       "audio_s_per_s": _fmt(window["audio"] / dt),
+                       "padding": _fmt(1.0 - window["real_frames"] / max(window["padded_frames"], 1.0))}
                 train_log.write(row)
                 if writer is not None:
                     for key in ("loss", "rnnt", "ctc", "lr", "grad_norm", "audio_s_per_s"):
