@@ -20,7 +20,7 @@ Four parts (``--parts a,b,c,d``; default a,b,c):
     via ``memasr eval``'s code. Scoring and per-segment start-up are not counted as training time.
     Plot: ``--plot`` (default docs/results/training_convergence.png).
 (d) long runs: dev WER against training minutes read from finished ``memasr train`` output
-    folders (``--run LABEL=DIR``, repeatable; each DIR's dev.csv, train.csv and the command
+    folders (``--run LABEL=DIR``, repeatable, or ``LABEL=DIR1+DIR2`` for the phases of one recipe whose clocks add up; each DIR's dev.csv, train.csv and the command
     recorded in its log, ``--run-command LABEL=TEXT``). Nothing is trained here: part (d)
     reports runs that took hours. Plot: ``--runs-plot`` (default docs/results/training_runs.png).
 
@@ -311,21 +311,25 @@ def part_d(args) -> dict:
     commands = dict(_label_value(c, "--run-command") for c in args.run_command)
     runs = {}
     for spec in args.run:
-        label, folder = _label_value(spec, "--run")
-        folder = Path(folder)
-        dev_csv, train_csv = folder / "dev.csv", folder / "train.csv"
-        if not dev_csv.is_file() or not train_csv.is_file():
-            raise SystemExit(f"train_throughput: error: {folder} has no dev.csv/train.csv (not a memasr train folder)")
-        train = _csv_rows(train_csv)
-        dev = _csv_rows(dev_csv)
-        train_minutes, dev_minutes = _cumulative_minutes(train, dev)
-        points = [{"step": int(r["step"]), "minutes": m, "wer": float(r["dev_wer"]),
-                   "dev_loss": float(r["dev_loss"]), "audio_hours": float(r["audio_hours_total"])}
-                  for r, m in zip(dev, dev_minutes)]
-        last = train[-1] if train else {}
-        runs[label] = {"folder": _rel(folder), "points": points, "command": commands.get(label),
-                       "steps": int(last.get("step", 0)), "minutes": train_minutes[-1] if train else 0.0,
-                       "audio_hours": float(last.get("audio_hours_total", 0)),
+        # DIR1+DIR2: phases of one recipe (DIR2 warm-started from DIR1): clocks and audio add up
+        label, folders = _label_value(spec, "--run")
+        points, steps, minutes, hours = [], 0, 0.0, 0.0
+        for folder in map(Path, folders.split("+")):
+            dev_csv, train_csv = folder / "dev.csv", folder / "train.csv"
+            if not dev_csv.is_file() or not train_csv.is_file():
+                raise SystemExit(f"train_throughput: error: {folder} has no dev.csv/train.csv (not a memasr train folder)")
+            train = _csv_rows(train_csv)
+            dev = _csv_rows(dev_csv)
+            train_minutes, dev_minutes = _cumulative_minutes(train, dev)
+            points += [{"step": steps + int(r["step"]), "minutes": minutes + m, "wer": float(r["dev_wer"]),
+                        "dev_loss": float(r["dev_loss"]), "audio_hours": hours + float(r["audio_hours_total"])}
+                       for r, m in zip(dev, dev_minutes)]
+            last = train[-1] if train else {}
+            steps += int(last.get("step", 0))
+            minutes += train_minutes[-1] if train else 0.0
+            hours += float(last.get("audio_hours_total", 0))
+        runs[label] = {"folder": "+".join(_rel(Path(f)) for f in folders.split("+")), "points": points,
+                       "command": commands.get(label), "steps": steps, "minutes": minutes, "audio_hours": hours,
                        "best_wer": min((p["wer"] for p in points), default=None)}
     if not runs:
         raise SystemExit("train_throughput: error: --parts d needs at least one --run LABEL=DIR")
@@ -480,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--plot", default=str(DEFAULT_PLOT), help="plot path (default docs/results/training_convergence.png)")
     d = p.add_argument_group("(d) long runs")
     d.add_argument("--run", action="append", default=[], metavar="LABEL=DIR", help="a memasr train output folder")
+    d.add_argument("--keep-runs", action="store_true",
+                   help="keep the runs of the previous part (d) result whose labels are not read again")
     d.add_argument("--run-command", action="append", default=[], metavar="LABEL=TEXT",
                    help="the command that trained run LABEL (shown in the report)")
     d.add_argument("--runs-plot", default=str(DEFAULT_RUNS_PLOT), help="plot path (default docs/results/training_runs.png)")
@@ -510,7 +516,12 @@ def main(argv: list[str] | None = None) -> int:
             elif part == "c":
                 results["c"] = part_c(args, work)
             else:
+                earlier = results.get("d", {}).get("runs", {}) if args.keep_runs else {}
                 results["d"] = part_d(args)
+                # runs read by earlier invocations (folders since gone) stay, with their own commands
+                results["d"]["runs"] = {**{k: v for k, v in earlier.items() if k not in results["d"]["runs"]},
+                                        **results["d"]["runs"]}
+                _plot_runs(results["d"]["runs"], Path(args.runs_plot))
             results[part]["wall_s"] = round(time.perf_counter() - started, 1)
             out.parent.mkdir(parents=True, exist_ok=True)
             store.write_text(json.dumps(results, indent=1) + "\n")
