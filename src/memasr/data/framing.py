@@ -39,7 +39,7 @@ def frame_indices(num_samples: int, win: int, hop: int, snip_edges: bool, start:
     Indices before 0 are mirrored; with ``mirror_end`` so are those at or past
     ``num_samples`` (the whole signal is known), as Kaldi's ``ExtractWindow`` does.
     """
-    firsts = np.array([first_sample(k, win, hop, snip_edges) for k in range(start, stop)], dtype=np.int64)
+    firsts = np.arange(start, stop, dtype=np.int64) * hop + first_sample(0, win, hop, snip_edges)
     idx = firsts[:, None] + np.arange(win, dtype=np.int64)[None, :]
     n = max(int(num_samples), 1)
     while True:  # a signal shorter than half a window may need several reflections

@@ -83,15 +83,19 @@ def read_model_dir(directory: str | Path, map_location: str = "cpu") -> tuple[An
     return config, state
 
 
-def model_from_state(config, state: dict, where: str | Path) -> Transducer:
-    """Build the model of ``config`` and load ``state``; a mismatch is one-line bad input."""
-    model = build_model(config)
+def load_weights(model: Transducer, state: dict, where: str | Path) -> Transducer:
+    """Load ``state`` into ``model``; a mismatch is one-line bad input."""
     try:
         model.load_state_dict(state)
     except Exception as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise InputError(f"weights in {where} do not match its config: {first}") from None
     return model
+
+
+def model_from_state(config, state: dict, where: str | Path) -> Transducer:
+    """Build the model of ``config`` and load ``state``; a mismatch is one-line bad input."""
+    return load_weights(build_model(config), state, where)
 
 
 def load_pretrained(directory: str | Path, map_location: str = "cpu") -> tuple[Transducer, Any]:

@@ -653,10 +653,9 @@ class Trainer:
         """Warm start (``--init-from``): model weights (CMVN included) and training heads; the
         optimizer, schedule and data position start fresh."""
         init = self.init_weights
-        from memasr.model.checkpoint import model_from_state
+        from memasr.model.checkpoint import load_weights
 
-        model_from_state(self.config, init.model, init.where)  # one-line error on any mismatch
-        self.model.load_state_dict(init.model)
+        load_weights(self.model, init.model, init.where)
         self._load_heads(init.heads, strict=False)
         self.log(f"initialised from {init.where} (weights only)")
 
