@@ -13,6 +13,7 @@ from memasr.data.manifest import (
     prepare_lhotse,
     prepare_librispeech,
     prepare_list,
+    prepare_mix,
     read_manifest,
     write_manifest,
 )
@@ -187,3 +188,26 @@ def test_cli_prepare_errors(tmp_path, capsys):
     subset = _librispeech_tree(tmp_path / "ls")
     assert main(["prepare", "librispeech", str(subset), "--out", str(out)]) == 0
     assert len(read_manifest(out)) == 3
+
+
+def test_prepare_mix_repeats_and_absolutizes(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "m.jsonl").write_text('{"audio_filepath": "w/1.wav", "duration": 1, "text": "one"}\n')
+    write_manifest(tmp_path / "b.jsonl", [{"audio_filepath": "/x/2.wav", "duration": 2.0, "text": "two"},
+                                          {"audio_filepath": "/x/3.wav", "duration": 3.0, "text": "three"}])
+    entries = prepare_mix([str(tmp_path / "a" / "m.jsonl"), f"{tmp_path / 'b.jsonl'}:2"])
+    assert [e["text"] for e in entries] == ["one", "two", "three", "two", "three"]
+    assert entries[0]["audio_filepath"] == str(tmp_path / "a" / "w" / "1.wav")
+    with pytest.raises(InputError, match="at least 1"):
+        prepare_mix([f"{tmp_path / 'b.jsonl'}:0"])
+
+
+def test_cli_prepare_mix_and_path_count(tmp_path, capsys):
+    write_manifest(tmp_path / "b.jsonl", [{"audio_filepath": "/x/2.wav", "duration": 2.0, "text": "two"}])
+    out = tmp_path / "mix.jsonl"
+    assert main(["prepare", "mix", str(tmp_path / "b.jsonl"), f"{tmp_path / 'b.jsonl'}:3", "--out", str(out)]) == 0
+    assert len(read_manifest(out)) == 4
+    assert "wrote 4 entries" in capsys.readouterr().out
+    assert main(["prepare", "list", "a.tsv", "b.tsv", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "takes one path" in err and "Traceback" not in err

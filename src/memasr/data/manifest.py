@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import soundfile as sf
@@ -190,4 +190,30 @@ def prepare_lhotse(cuts_jsonl: str | os.PathLike, problems: list[str] | None = N
         if len(speakers) == 1:
             entry["voice"] = speakers.pop()
         entries.append(entry)
+    return entries
+
+
+def parse_mix_source(spec: str) -> tuple[str, int]:
+    """``PATH`` or ``PATH:N`` (N copies, as lhotse's ``CutSet.repeat``) -> (path, copies)."""
+    path, sep, count = spec.rpartition(":")
+    if not sep or not count.isdigit():
+        return spec, 1
+    if int(count) < 1:
+        raise InputError(f"mix source {spec!r}: the copy count must be at least 1")
+    return path, int(count)
+
+
+def prepare_mix(sources: Sequence[str], problems: list[str] | None = None) -> list[dict]:
+    """Concatenate manifests, each ``PATH[:N]`` repeated N times, with absolute audio paths.
+
+    Repeating a small corpus is how a recipe up-weights it (e.g. a few hours of natural voices
+    beside a large robotic one); the result can live anywhere because its paths are absolute.
+    """
+    entries: list[dict] = []
+    for spec in sources:
+        path, copies = parse_mix_source(spec)
+        rows = read_manifest(path)
+        if not rows:
+            _report(problems, f"{path}: empty manifest")
+        entries += [dict(row) for _ in range(copies) for row in rows]
     return entries
