@@ -3,32 +3,35 @@
 #
 #     . scripts/device/env.sh
 #
-# Installs .carry/wheels into $MEMASR_SITE (pip --no-index --no-deps --target), unpacks
+# Unpacks .carry/wheels.tar.xz into $MEMASR_WHEELS and installs those wheels into $MEMASR_SITE
+# (pip --no-index --no-deps --target; a plain .carry/wheels/ folder of wheels also works), unpacks
 # .carry/debs into $MEMASR_ENGINES (dpkg -x; never into /), and exports PYTHONPATH, PATH,
 # LD_LIBRARY_PATH, ESPEAK_DATA_PATH, MEMASR_TEXT_POOL (+ its sha256) and a `memasr` launcher on
 # PATH that runs this checkout's src/ (docs/device.md). Writes under /tmp only.
 #
 # Environment (all optional):
 #   MEMASR_CARRY    carried folder (REPO/.carry)
+#   MEMASR_WHEELS   where .carry/wheels.tar.xz is unpacked (/tmp/memasr-wheels)
 #   MEMASR_SITE     wheel install target (/tmp/site)
 #   MEMASR_ENGINES  deb unpack target (/tmp/engines)
 #   MEMASR_PY       Python (python3; in a dry run REPO/.venv/bin/python)
 #   MEMASR_DEVICE_DRYRUN=1   local rehearsal: this machine's Python is not 3.12, so all wheels are
 #                   installed for cp312 into MEMASR_SITE-cp312 (the device's exact install, only
 #                   checked), and only the pure-Python ones (py2/py3-none tags) into MEMASR_SITE;
-#                   compiled ones (cffi, soxr, rapidfuzz) then come from the local .venv.
+#                   compiled ones (cffi, soxr, rapidfuzz, parselmouth) then come from the local .venv.
 # Returns non-zero (without exiting the caller's shell) when something is missing.
 
 _memasr_env() {
-    local repo carry dry site engines py stamp w whls pure rc deb d
+    local repo carry dry site engines py stamp w whls pure rc deb d wdir wstamp=
     repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd) || return 1
     carry=${MEMASR_CARRY:-$repo/.carry}
     dry=${MEMASR_DEVICE_DRYRUN:-0}
     site=${MEMASR_SITE:-/tmp/site}
     engines=${MEMASR_ENGINES:-/tmp/engines}
     if [ "$dry" = 1 ]; then py=${MEMASR_PY:-$repo/.venv/bin/python}; else py=${MEMASR_PY:-python3}; fi
-    for d in "$carry/wheels" "$carry/debs"; do
-        [ -d "$d" ] || { echo "env.sh: $d is missing: run scripts/device/prepare_carry.sh here and carry .carry" >&2; return 1; }
+    for d in "$carry/wheels.tar.xz" "$carry/debs"; do
+        if [ "$d" = "$carry/wheels.tar.xz" ] && [ -d "$carry/wheels" ]; then continue; fi  # an older, unpacked carry
+        [ -e "$d" ] || { echo "env.sh: $d is missing: run scripts/device/prepare_carry.sh here and carry .carry" >&2; return 1; }
     done
     command -v "$py" >/dev/null 2>&1 || { echo "env.sh: no Python at $py" >&2; return 1; }
 
@@ -36,15 +39,32 @@ _memasr_env() {
     _memasr_fresh() {  # DIR STAMP-TEXT -> 0 if DIR must be filled
         if [ -f "$1/.memasr-env-stamp" ] && [ "$(cat "$1/.memasr-env-stamp")" = "$2" ]; then return 1; fi
         if [ -e "$1" ] && [ ! -f "$1/.memasr-env-stamp" ] && [ -n "$(ls -A "$1" 2>/dev/null)" ]; then
-            echo "env.sh: $1 exists and was not made by env.sh: set MEMASR_SITE / MEMASR_ENGINES elsewhere" >&2
+            echo "env.sh: $1 exists and was not made by env.sh: set MEMASR_SITE / MEMASR_ENGINES / MEMASR_WHEELS elsewhere" >&2
             return 2
         fi
         rm -rf "$1" && mkdir -p "$1"
     }
 
+    # ---- wheels.tar.xz -> wheels (Python's tarfile: no xz program needed) ---------------------------
+    if [ -f "$carry/wheels.tar.xz" ]; then
+        wdir=${MEMASR_WHEELS:-/tmp/memasr-wheels}
+        wstamp=$(cksum <"$carry/wheels.tar.xz" | cut -d' ' -f1)
+        _memasr_fresh "$wdir" "$wstamp" && rc=0 || rc=$?
+        case $rc in
+        0)
+            "$py" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' \
+                "$carry/wheels.tar.xz" "$wdir" || { echo "env.sh: could not unpack $carry/wheels.tar.xz" >&2; return 1; }
+            echo "$wstamp" >"$wdir/.memasr-env-stamp" ;;
+        1) ;;
+        *) return 1 ;;
+        esac
+    else
+        wdir=$carry/wheels
+    fi
+
     # ---- wheels -> site ---------------------------------------------------------------------------
-    whls=("$carry"/wheels/*.whl)
-    stamp=$(ls -1 "$carry/wheels" | cksum | cut -d' ' -f1)-$dry
+    whls=("$wdir"/*.whl)
+    stamp=$(ls -1 "$wdir" | cksum | cut -d' ' -f1)-$wstamp-$dry
     local pipi=(-m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --disable-pip-version-check)
     local cp312=(--python-version 3.12 --implementation cp --only-binary=:all:
                  --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
@@ -102,7 +122,7 @@ EOF
 
     # ---- exports ------------------------------------------------------------------------------------
     local libs="$engines/usr/lib/x86_64-linux-gnu:$engines/lib/x86_64-linux-gnu"
-    export MEMASR_PY=$py MEMASR_SITE=$site MEMASR_ENGINES=$engines MEMASR_CARRY=$carry MEMASR_REPO=$repo
+    export MEMASR_PY=$py MEMASR_SITE=$site MEMASR_ENGINES=$engines MEMASR_CARRY=$carry MEMASR_REPO=$repo MEMASR_WHEELS=$wdir
     export PYTHONPATH="$repo/src:$site${PYTHONPATH:+:$PYTHONPATH}"
     export PATH="$engines/bin:$engines/usr/bin:$PATH"
     export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

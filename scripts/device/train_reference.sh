@@ -88,7 +88,8 @@ say "env ready: PYTHONPATH=$PYTHONPATH"
 import importlib, os, shutil, sys
 import torch
 print(f"python {sys.version.split()[0]} at {sys.executable}; torch {torch.__version__}, cuda available {torch.cuda.is_available()}")
-for mod in ("memasr", "espeakng_loader", "soundfile", "soxr", "jiwer", "rapidfuzz", "num2words", "sentencepiece", "onnxruntime"):
+for mod in ("memasr", "espeakng_loader", "soundfile", "soxr", "jiwer", "rapidfuzz", "num2words", "parselmouth",
+            "sentencepiece", "onnxruntime"):
     m = importlib.import_module(mod)
     print(f"  {mod:16s} {getattr(m, '__version__', ''):10s} {os.path.dirname(m.__file__)}")
 import espeakng_loader
@@ -111,19 +112,24 @@ fi
 # ---- the TTS engines: one sentence each; a broken engine is dropped, not fatal --------------------
 engines=$("$MEMASR_PY" - "$MEMASR_ENGINES_LIST" <<'EOF'
 import sys, time
-from memasr.data.synth import get_engine
+from memasr.data.synth import get_engine, shift_pitch, unmet_requirement
 ok = []
 for name in sys.argv[1].split(","):
     eng = get_engine(name)
     try:
-        if not eng.available():
-            raise RuntimeError(eng.missing_hint())
+        # the trainer's own test (it drops such an engine silently): installed, and Praat
+        # (parselmouth) for engines with voices that have no pitch control of their own (flite's rms)
+        why = unmet_requirement(name)
+        if why:
+            raise RuntimeError(why)
         voice = eng.voices()[0]
         t = time.perf_counter()
         audio, sr = eng.synthesize("the quick brown fox jumps over the lazy dog", voice)
         dt = time.perf_counter() - t
         if len(audio) < sr // 2:
             raise RuntimeError(f"only {len(audio)} samples")
+        if not all(eng.controls_pitch(v) for v in eng.voices()) and len(shift_pitch(audio, sr, 1.2)) != len(audio):
+            raise RuntimeError("Praat's pitch shift changed the length")
         print(f"  {name}: {len(eng.voices())} voices, '{voice}' gave {len(audio) / sr:.2f} s in {dt:.3f} s", file=sys.stderr)
         ok.append(name)
     except Exception as exc:
