@@ -13,7 +13,7 @@ import sys
 from memasr.errors import InputError
 
 # Order is the order shown in --help.
-COMMANDS = ("analyze", "synth", "prepare", "train", "average", "eval", "transcribe", "export", "demo")
+COMMANDS = ("analyze", "synth", "prepare", "train", "average", "lm", "eval", "transcribe", "export", "demo")
 
 
 class _Parser(argparse.ArgumentParser):

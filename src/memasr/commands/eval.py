@@ -3,6 +3,7 @@
     memasr eval --model runs/a/best --manifest data/corpus/test.jsonl
     memasr eval --model runs/a/best --manifest test.jsonl --method modified_beam_search --beam 4 --json
     memasr eval --model runs/a/best --manifest test.jsonl --limit 100 --details rows.jsonl
+    memasr eval --model runs/a/best --manifest test.jsonl --lm lm.arpa --lm-scale 0.2 --length-bonus 1   # see `memasr lm`
 
 Every clip is streamed through the recognizer in 100 ms blocks, as a live
 stream would be. References and hypotheses are normalized the same way as the
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, help="beam width / max active paths (default 4); "
                    "K > 1 without --method selects modified_beam_search")
     p.add_argument("--schedule", help="runtime schedule: chunk:N or frame (default: the model's own)")
+    add_lm_arguments(p)
     p.add_argument("--max-symbols", type=int, default=3, help="max symbols per frame (default 3)")
     p.add_argument("--limit", type=int, default=0, metavar="N", help="score only the first N entries (0 = all)")
     p.add_argument("--threads", type=int, help="CPU threads for decoding (default: torch's default)")
@@ -52,6 +54,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
     return p
+
+
+def add_lm_arguments(p: argparse.ArgumentParser) -> None:
+    """``--lm``, ``--lm-scale``, ``--length-bonus`` (shared with ``memasr transcribe``)."""
+    p.add_argument("--lm", metavar="FILE.arpa", help="n-gram LM over the model's pieces (memasr lm) for shallow "
+                   "fusion; implies modified_beam_search (beam 4) unless --method beam_search")
+    p.add_argument("--lm-scale", type=float, default=0.2, metavar="S",
+                   help="weight of the LM log-probability with --lm (default 0.2)")
+    p.add_argument("--length-bonus", type=float, default=1.0, metavar="B",
+                   help="with --lm: bonus per emitted token in the fused score, against the deletions the LM's "
+                   "per-token cost causes (default 1.0; both defaults chosen on corpus dev, "
+                   "docs/results/lm_fusion.md)")
 
 
 def _readable(items, cache: dict, bad: list[tuple[str, str]]):
@@ -73,9 +87,11 @@ def _readable(items, cache: dict, bad: list[tuple[str, str]]):
 
 
 def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: int = 4,
-                   schedule: str | None = None, max_symbols: int = 3, limit: int = 0) -> dict:
+                   schedule: str | None = None, max_symbols: int = 3, limit: int = 0,
+                   lm=None, lm_scale: float = 0.0, length_bonus: float = 0.0) -> dict:
     """Score a model directory on a manifest; returns the summary dict that ``--json`` prints,
-    plus ``rows`` (per utterance) and ``unreadable`` (a list of ``[path, reason]``)."""
+    plus ``rows`` (per utterance) and ``unreadable`` (a list of ``[path, reason]``).
+    ``lm`` (an ARPA path or a loaded :class:`memasr.lm.NgramLM`) fuses with ``lm_scale``."""
     from memasr.decode.recognizer import Recognizer, RecognizerConfig
     from memasr.evaluate import char_score, evaluate_transcriber, manifest_items, streaming_transcriber
 
@@ -93,7 +109,8 @@ def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: 
     if not items:
         raise InputError(f"manifest {manifest} has no entries")
     config = RecognizerConfig(schedule=schedule, decoding_method=method, max_active_paths=beam,
-                              max_symbols_per_frame=max_symbols, enable_endpoint=False)
+                              max_symbols_per_frame=max_symbols, enable_endpoint=False, lm=lm, lm_scale=lm_scale,
+                              length_bonus=length_bonus)
     recognizer = Recognizer.from_pretrained(model_dir, config)
     if recognizer.tokenizer is None:
         raise InputError(f"{model_dir} has no tokenizer.model: its output cannot be scored as text")
@@ -111,6 +128,9 @@ def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: 
     return {
         "model": str(model_dir), "manifest": str(manifest), "method": method,
         "beam": beam if method != "greedy" else None, "schedule": str(recognizer.schedule),
+        "lm": str(lm) if isinstance(lm, (str, os.PathLike)) else None if lm is None else "NgramLM",
+        "lm_scale": lm_scale if lm is not None else None,
+        "length_bonus": length_bonus if lm is not None else None,
         "utterances": len(rows), "audio_seconds": audio_seconds,
         "wer": words["wer"], "substitutions": words["substitutions"], "deletions": words["deletions"],
         "insertions": words["insertions"], "hits": words["hits"], "ref_words": words["ref_words"],
@@ -119,6 +139,18 @@ def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: 
         "rtf": rtf, "decode_seconds": sum(r["seconds"] for r in rows),
         "unreadable": [list(b) for b in bad], "rows": rows,
     }
+
+
+def lm_method(method: str | None, beam: int | None, lm: str | None, lm_scale: float) -> str:
+    """The search for ``--method``/``--beam``/``--lm``: an LM implies modified_beam_search
+    (greedy has no beam to fuse into); else greedy unless ``--beam`` > 1."""
+    if lm is not None:
+        if lm_scale < 0:
+            raise InputError("--lm-scale must be >= 0")
+        if method == "greedy":
+            raise InputError("--lm needs a beam search (--method modified_beam_search or beam_search), not greedy")
+        return method or "modified_beam_search"
+    return method or ("modified_beam_search" if (beam or 1) > 1 else "greedy")
 
 
 def _finite(x: float):
@@ -136,9 +168,11 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.details and Path(args.details).is_dir():
         raise InputError(f"--details must be a file path, {args.details} is a folder")
-    method = args.method or ("modified_beam_search" if (args.beam or 1) > 1 else "greedy")
+    method = lm_method(args.method, args.beam, args.lm, args.lm_scale)
     result = evaluate_model(args.model, args.manifest, method=method, beam=args.beam or 4,
-                            schedule=args.schedule, max_symbols=args.max_symbols, limit=args.limit)
+                            schedule=args.schedule, max_symbols=args.max_symbols, limit=args.limit,
+                            lm=args.lm, lm_scale=args.lm_scale if args.lm else 0.0,
+                            length_bonus=args.length_bonus if args.lm else 0.0)
     rows = result.pop("rows")
     if args.details:
         path = Path(args.details)
@@ -159,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
               f"of {r['ref_words']} words)  CER {100 * r['cer']:.2f}% (S {r['char_substitutions']}, "
               f"D {r['char_deletions']}, I {r['char_insertions']} of {r['ref_chars']} chars)  "
               f"RTF {r['rtf']:.3f}  [{r['utterances']} utterances, {r['audio_seconds']:.1f} s of audio, "
-              f"{r['method']}" + (f" beam {r['beam']}" if r["beam"] else "") + "]")
+              f"{r['method']}" + (f" beam {r['beam']}" if r["beam"] else "")
+              + (f", LM scale {r['lm_scale']}, length bonus {r['length_bonus']}" if r["lm"] else "") + "]")
         if bad:
             print(f"{len(bad)} unreadable audio entr{'y' if len(bad) == 1 else 'ies'} skipped")
     if bad:

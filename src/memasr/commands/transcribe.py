@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, help="beam width / max active paths (default 4); "
                    "K > 1 without --method selects modified_beam_search")
     p.add_argument("--max-symbols", type=int, default=3, help="max symbols per frame (default 3)")
+    from memasr.commands.eval import add_lm_arguments
+
+    add_lm_arguments(p)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--trace", action="store_true",
                    help="record every weight use and report measured off-chip bytes per audio second, "
@@ -103,9 +106,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--beam must be >= 1")
     if args.max_symbols < 1:
         raise InputError("--max-symbols must be >= 1")
-    method = args.method or ("modified_beam_search" if (args.beam or 1) > 1 else "greedy")
+    from memasr.commands.eval import lm_method
+
+    method = lm_method(args.method, args.beam, args.lm, args.lm_scale)
     config = RecognizerConfig(schedule=args.schedule, decoding_method=method, max_active_paths=args.beam or 4,
-                              max_symbols_per_frame=args.max_symbols, enable_endpoint=False)
+                              max_symbols_per_frame=args.max_symbols, enable_endpoint=False,
+                              lm=args.lm, lm_scale=args.lm_scale if args.lm else 0.0,
+                              length_bonus=args.length_bonus if args.lm else 0.0)
     if args.model is not None and not os.path.isdir(args.model):
         raise InputError(f"model directory not found: {args.model}")
     recognizer = Recognizer.from_pretrained(args.model, config)

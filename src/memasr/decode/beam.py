@@ -16,11 +16,26 @@ adds probability), so the best hypothesis is never worse than greedy. The topolo
 matches: modified beam search (one symbol per frame) against greedy with
 ``max_symbols_per_frame=1``, standard beam search against greedy with the same
 ``max_symbols_per_frame``.
+
+**Shallow fusion with an external LM.** Both searches take an optional ``lm`` (a
+:class:`memasr.lm.NgramLM` over the model's token ids) and ``lm_scale``. Each hypothesis
+keeps its acoustic score (``score``, log-added on merges) and its LM score (``lm_score``,
+the sum of ``log p_LM(token | history)`` over its tokens; equal token sequences have equal LM
+scores, so merging keeps it as it is) apart. Ranking and pruning use the fused score
+``score + lm_scale * lm_score + length_bonus * len(tokens)`` (the optional per-token bonus
+offsets the LM's cost of every emitted token, which otherwise favours deletions); the final choice (:meth:`BeamState.best` with ``final=True``,
+after the last frame) also adds ``lm_scale * log p_LM(</s> | tokens)``. With an LM the greedy
+protection still keeps the path of (acoustic, LM-free) greedy search alive, so it holds for the
+fused score: the chosen hypothesis's fused score is at least that of greedy's token sequence
+(same acoustic path score or more, same LM score and length). Without an LM, or with
+``lm_scale`` and ``length_bonus`` 0, every step is the LM-free code path and the results are
+bit-identical.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -29,6 +44,9 @@ from memasr.model.predictor import PredictorState
 from memasr.model.state import stack_states, unstack_states
 from memasr.model.tracing import WeightTracer
 from memasr.model.transducer import Transducer
+
+if TYPE_CHECKING:  # the LM is passed in; decoding without one never imports it
+    from memasr.lm.ngram import NgramLM
 
 
 @dataclass
@@ -41,6 +59,14 @@ class BeamHypothesis:
     pending: int | None = None  # token whose predictor step is still to run (lazy expansion)
     on_greedy_path: bool = False
     symbols: int = 0  # symbols emitted on the current frame (standard beam search)
+    lm_score: float = 0.0  # natural-log LM probability of ``tokens`` (0 without an LM)
+
+    def fused(self, lm_scale: float, length_bonus: float = 0.0) -> float:
+        """The ranking score: acoustic + ``lm_scale`` * LM + ``length_bonus`` per token
+        (exactly ``score`` when both are 0)."""
+        if not lm_scale and not length_bonus:
+            return self.score
+        return self.score + lm_scale * self.lm_score + length_bonus * len(self.tokens)
 
 
 @dataclass
@@ -50,8 +76,16 @@ class BeamState:
     hyps: list[BeamHypothesis] = field(default_factory=list)
     frames_done: int = 0
 
-    def best(self) -> BeamHypothesis:
-        return max(self.hyps, key=lambda h: h.score)
+    def best(self, lm: NgramLM | None = None, lm_scale: float = 0.0, final: bool = False,
+             length_bonus: float = 0.0) -> BeamHypothesis:
+        """The hypothesis with the highest fused score; ``final`` (no more frames) adds the
+        LM's end-of-sentence term ``lm_scale * log p(</s> | tokens)`` first."""
+        if lm is None or (not lm_scale and not length_bonus):
+            return max(self.hyps, key=lambda h: h.score)
+        if final:
+            return max(self.hyps, key=lambda h: h.fused(lm_scale, length_bonus)
+                       + lm_scale * lm.final_score(h.tokens))
+        return max(self.hyps, key=lambda h: h.fused(lm_scale, length_bonus))
 
 
 def _predict(model: Transducer, tokens: Tensor, state: PredictorState,
@@ -86,8 +120,9 @@ def _merge(table: dict[tuple[int, ...], BeamHypothesis], hyp: BeamHypothesis) ->
     table[hyp.tokens] = keep
 
 
-def _top_k_protected(hyps: list[BeamHypothesis], k: int) -> list[BeamHypothesis]:
-    ranked = sorted(hyps, key=lambda h: h.score, reverse=True)
+def _top_k_protected(hyps: list[BeamHypothesis], k: int, lm_scale: float = 0.0, length_bonus: float = 0.0
+                     ) -> list[BeamHypothesis]:
+    ranked = sorted(hyps, key=lambda h: h.fused(lm_scale, length_bonus), reverse=True)
     kept = ranked[:k]
     if not any(h.on_greedy_path for h in kept):
         greedy = [h for h in ranked[k:] if h.on_greedy_path]
@@ -98,11 +133,15 @@ def _top_k_protected(hyps: list[BeamHypothesis], k: int) -> list[BeamHypothesis]
 
 @torch.no_grad()
 def modified_beam_search(model: Transducer, enc_proj: Tensor, states: list[BeamState], max_active_paths: int = 4,
-                         tracer: WeightTracer | None = None) -> list[BeamState]:
+                         tracer: WeightTracer | None = None, lm: NgramLM | None = None,
+                         lm_scale: float = 0.0, length_bonus: float = 0.0) -> list[BeamState]:
     """Consume ``enc_proj [B, T, J]`` for ``B`` streams; at most one symbol per frame per hypothesis.
 
     All hypotheses of all streams share one joiner call and one predictor call per frame.
+    With ``lm`` and a non-zero ``lm_scale`` the top ``max_active_paths`` extensions are chosen
+    by the fused score (see the module docstring).
     """
+    fuse = lm is not None and (lm_scale != 0.0 or length_bonus != 0.0)
     batch, frames, _ = enc_proj.shape
     if batch != len(states):
         raise ValueError(f"{batch} streams of encoder frames but {len(states)} beam states")
@@ -115,13 +154,27 @@ def modified_beam_search(model: Transducer, enc_proj: Tensor, states: list[BeamS
         classes = log_probs.shape[1]
         scores = torch.tensor([h.score for h in hyps], dtype=torch.float64)[:, None] + log_probs.double()
         argmax = log_probs.argmax(-1).tolist()
+        if fuse:
+            # LM score of every extension [H, V+1] (blank: the hypothesis's own LM score)
+            lm_new = torch.tensor([h.lm_score for h in hyps], dtype=torch.float64)[:, None] + torch.stack(
+                [lm.log_probs(h.tokens) for h in hyps])
+            ranked = scores + lm_scale * lm_new
+            if length_bonus:  # every non-blank column emits one more token
+                lengths = torch.tensor([len(h.tokens) for h in hyps], dtype=torch.float64)[:, None]
+                emits = torch.ones(classes, dtype=torch.float64)
+                emits[blank] = 0.0
+                ranked = ranked + length_bonus * (lengths + emits)
+        else:
+            ranked = scores
         chosen: list[list[tuple[int, int, float]]] = []  # per stream: (row, token, score)
         row0 = 0
         for s in states:
             rows = len(s.hyps)
-            flat = scores[row0:row0 + rows].reshape(-1)
+            flat = ranked[row0:row0 + rows].reshape(-1)
             k = min(max_active_paths, flat.numel())
             values, index = flat.topk(k)
+            if fuse:  # carry the acoustic score; the LM part is recomputed from lm_new
+                values = scores[row0:row0 + rows].reshape(-1)[index]
             cands = [(row0 + i // classes, i % classes, v) for i, v in zip(index.tolist(), values.tolist())]
             for r in range(row0, row0 + rows):
                 if hyps[r].on_greedy_path:
@@ -145,13 +198,14 @@ def modified_beam_search(model: Transducer, enc_proj: Tensor, states: list[BeamS
             for r, tok, score in cands:
                 h = hyps[r]
                 greedy = h.on_greedy_path and tok == argmax[r]
+                lm_score = float(lm_new[r, tok]) if fuse else 0.0
                 if tok == blank:
                     _merge(table, BeamHypothesis(h.tokens, h.frames, score, h.pred_proj, h.pred_state,
-                                                 on_greedy_path=greedy))
+                                                 on_greedy_path=greedy, lm_score=lm_score))
                 else:
                     proj, st = new_pred[(r, tok)]
                     _merge(table, BeamHypothesis(h.tokens + (tok,), h.frames + (frame,), score, proj, st,
-                                                 on_greedy_path=greedy))
+                                                 on_greedy_path=greedy, lm_score=lm_score))
             s.hyps = list(table.values())
     for s in states:
         s.frames_done += frames
@@ -167,7 +221,8 @@ def _materialize(model: Transducer, hyp: BeamHypothesis, tracer: WeightTracer | 
 
 @torch.no_grad()
 def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int = 4,
-                max_symbols_per_frame: int = 3, tracer: WeightTracer | None = None) -> BeamState:
+                max_symbols_per_frame: int = 3, tracer: WeightTracer | None = None,
+                lm: NgramLM | None = None, lm_scale: float = 0.0, length_bonus: float = 0.0) -> BeamState:
     """Standard transducer beam search (Graves 2012, as in ESPnet/icefall) for one stream.
 
     Per frame: repeatedly expand the most probable unfinished hypothesis ``y*`` (set A):
@@ -175,8 +230,11 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
     The frame ends when B holds ``beam`` hypotheses more probable than A's best (and the
     greedy-path hypothesis has finished the frame). A hypothesis that already emitted
     ``max_symbols_per_frame`` symbols on this frame moves to B as it is. The predictor runs
-    lazily, only for hypotheses that get expanded.
+    lazily, only for hypotheses that get expanded. With ``lm`` and a non-zero ``lm_scale``
+    "most probable" means the fused score and the expanded tokens are the top fused ones.
     """
+    fuse = lm is not None and (lm_scale != 0.0 or length_bonus != 0.0)
+    scale, bonus = (lm_scale, length_bonus) if fuse else (0.0, 0.0)
     if enc_proj.shape[0] != 1:
         raise ValueError("beam_search decodes one stream at a time")
     blank = model.blank_id
@@ -189,7 +247,7 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
             _merge(active, h)
         finished: dict[tuple[int, ...], BeamHypothesis] = {}
         while active:
-            best = max(active.values(), key=lambda h: h.score)
+            best = max(active.values(), key=lambda h: h.fused(scale, bonus))
             del active[best.tokens]
             if best.symbols >= max_symbols_per_frame:
                 _merge(finished, best)
@@ -197,24 +255,30 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
                 _materialize(model, best, tracer)
                 log_probs = model.joiner.joint(enc_t, best.pred_proj, tracer).log_softmax(-1)
                 k = min(beam, log_probs.numel() - 1)
-                values, index = log_probs[1:].topk(k)
+                if fuse:
+                    lm_lp = lm.log_probs(best.tokens)  # [V+1]
+                    index = (log_probs[1:].double() + lm_scale * lm_lp[1:]).topk(k).indices
+                    values = log_probs[1:][index]
+                else:
+                    values, index = log_probs[1:].topk(k)
                 values, index = values.tolist(), (index + 1).tolist()
                 blank_lp = float(log_probs[blank])
                 top = index[0] if values[0] > blank_lp else blank
                 _merge(finished, BeamHypothesis(best.tokens, best.frames, best.score + blank_lp,
                                                 best.pred_proj, best.pred_state,
                                                 on_greedy_path=best.on_greedy_path and top == blank,
-                                                symbols=best.symbols))
+                                                symbols=best.symbols, lm_score=best.lm_score))
                 for v, i in zip(values, index):
                     _merge(active, BeamHypothesis(best.tokens + (i,), best.frames + (frame,), best.score + v,
                                                   None, best.pred_state, pending=i,
                                                   on_greedy_path=best.on_greedy_path and top == i,
-                                                  symbols=best.symbols + 1))
-            best_active = max((h.score for h in active.values()), default=-math.inf)
-            ahead = sum(1 for h in finished.values() if h.score > best_active)
+                                                  symbols=best.symbols + 1,
+                                                  lm_score=best.lm_score + float(lm_lp[i]) if fuse else 0.0))
+            best_active = max((h.fused(scale, bonus) for h in active.values()), default=-math.inf)
+            ahead = sum(1 for h in finished.values() if h.fused(scale, bonus) > best_active)
             if ahead >= beam and not any(h.on_greedy_path for h in active.values()):
                 break
-        state.hyps = _top_k_protected(list(finished.values()), beam)
+        state.hyps = _top_k_protected(list(finished.values()), beam, scale, bonus)
         for h in state.hyps:
             _materialize(model, h, tracer)
     state.frames_done += enc_proj.shape[1]

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -37,13 +38,16 @@ from torch import Tensor
 
 from memasr.data.audio import DEFAULT_SR, StreamingResampler, to_mono_float
 from memasr.data.features import StreamingLogMel
-from memasr.decode.runtime import METHODS, RuntimeState, StreamingRuntime, best_tokens, stack_runtime_states, \
+from memasr.decode.runtime import METHODS, RuntimeState, StreamingRuntime, stack_runtime_states, \
     unstack_runtime_state
 from memasr.errors import InputError
 from memasr.memory.schedule import parse_schedule
 from memasr.model.encoder import stack_frames
 from memasr.model.tracing import WeightTracer
 from memasr.model.transducer import Transducer
+
+if TYPE_CHECKING:
+    from memasr.lm.ngram import NgramLM
 
 DEFAULT_MODEL_DIR = "pretrained/default"
 
@@ -85,6 +89,11 @@ class RecognizerConfig:
     max_symbols_per_frame: int = 3
     enable_endpoint: bool = True
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    # shallow fusion (beam searches only): an ARPA n-gram over the model's pieces (path, or a
+    # loaded memasr.lm.NgramLM) and its weight; see memasr.decode.beam
+    lm: str | NgramLM | None = None
+    lm_scale: float = 0.0
+    length_bonus: float = 0.0  # with an LM: added to the fused score per emitted token
 
 
 @dataclass
@@ -207,11 +216,27 @@ class Recognizer:
             raise InputError(f"unknown decoding method {self.config.decoding_method!r}; "
                              f"choose from {', '.join(METHODS)}")
         schedule = parse_schedule(self.config.schedule or model.config.schedule)
+        self.lm = self._load_lm(self.config.lm, tokenizer)
         self.runtime = StreamingRuntime(model, schedule, self.config.max_symbols_per_frame,
-                                        self.config.decoding_method, self.config.max_active_paths)
+                                        self.config.decoding_method, self.config.max_active_paths,
+                                        self.lm, self.config.lm_scale, self.config.length_bonus)
         enc = model.config.encoder
         self.feature_config = model.config.features
         self.frame_seconds = enc.total_reduction * enc.stack_stride * self.feature_config.hop_ms / 1000.0
+
+    @staticmethod
+    def _load_lm(lm, tokenizer):
+        """``config.lm`` (None, an ARPA path or an ``NgramLM``) checked against the tokenizer."""
+        if lm is None:
+            return None
+        from memasr.lm.ngram import NgramLM
+
+        if tokenizer is None:
+            raise InputError("an external LM needs the model's tokenizer (tokenizer.model)")
+        if isinstance(lm, NgramLM):
+            lm.check_tokenizer(tokenizer)
+            return lm
+        return NgramLM.read_arpa(lm, tokenizer)  # InputError: missing file, words not pieces
 
     @classmethod
     def from_pretrained(cls, directory: str | Path | None = None, config: RecognizerConfig | None = None
@@ -264,7 +289,9 @@ class Recognizer:
                 group[0].state = state
 
     def get_result(self, stream: OnlineStream) -> RecognitionResult:
-        tokens, frames, _ = best_tokens(stream.state)
+        # the LM's end-of-sentence term counts once the stream has ended and is fully decoded
+        final = stream.finished and not self.is_ready(stream)
+        tokens, frames, _ = self.runtime.best_tokens(stream.state, final=final)
         if self.tokenizer is not None:
             text = self.tokenizer.decode(tokens)
             pieces = [self.tokenizer.id_to_piece(t) for t in tokens]
@@ -275,13 +302,14 @@ class Recognizer:
                                  stream.segment, round(stream._segment_start_frame * self.frame_seconds, 3))
 
     def score(self, stream: OnlineStream) -> float:
-        """Log-probability score of the best hypothesis (sum over its merged alignment paths)."""
-        return best_tokens(stream.state)[2]
+        """Acoustic log-probability score of the best hypothesis (sum over its merged alignment
+        paths; with an LM the hypothesis is chosen by the fused score)."""
+        return self.runtime.best_tokens(stream.state)[2]
 
     def is_endpoint(self, stream: OnlineStream) -> bool:
         if not self.config.enable_endpoint:
             return False
-        tokens, frames, _ = best_tokens(stream.state)
+        tokens, frames, _ = self.runtime.best_tokens(stream.state)
         done = stream.frames_done
         last = frames[-1] + 1 if frames else stream._segment_start_frame
         trailing = (done - last) * self.frame_seconds

@@ -14,7 +14,7 @@ for ``greedy``, a list of per-stream :class:`BeamState` for the two beam searche
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import torch
 from torch import Tensor
@@ -28,6 +28,9 @@ from memasr.model.encoder import EncoderState
 from memasr.model.state import stack_states, unstack_states
 from memasr.model.tracing import WeightTracer
 from memasr.model.transducer import Transducer
+
+if TYPE_CHECKING:
+    from memasr.lm.ngram import NgramLM
 
 METHODS = ("greedy", "modified_beam_search", "beam_search")
 DecoderState = Union[GreedyState, list[BeamState]]
@@ -65,10 +68,12 @@ def _batch_of(state: RuntimeState) -> int:
 
 class StreamingRuntime:
     """Encoder schedule + search. ``method`` is one of :data:`METHODS`; ``max_active_paths``
-    is the beam width of both beam searches."""
+    is the beam width of both beam searches; ``lm`` with ``lm_scale`` is shallow fusion in both
+    (see :mod:`memasr.decode.beam`)."""
 
     def __init__(self, model: Transducer, schedule: Schedule | str | None = None,
-                 max_symbols_per_frame: int = 3, method: str = "greedy", max_active_paths: int = 4) -> None:
+                 max_symbols_per_frame: int = 3, method: str = "greedy", max_active_paths: int = 4,
+                 lm: NgramLM | None = None, lm_scale: float = 0.0, length_bonus: float = 0.0) -> None:
         if isinstance(schedule, str) or schedule is None:
             schedule = parse_schedule(schedule or model.config.schedule)
         reduction = model.encoder.total_reduction
@@ -79,6 +84,16 @@ class StreamingRuntime:
             raise InputError(f"unknown decoding method {method!r}; choose from {', '.join(METHODS)}")
         if max_active_paths < 1 or max_symbols_per_frame < 1:
             raise InputError("max_active_paths and max_symbols_per_frame must be >= 1")
+        if lm is not None and method == "greedy":
+            raise InputError("an external LM needs modified_beam_search or beam_search, not greedy")
+        if lm is not None and lm.vocab_size != model.joiner.output.out_features - 1:
+            raise InputError(f"the language model has {lm.vocab_size} pieces but the model "
+                             f"{model.joiner.output.out_features - 1}; build the LM for this model")
+        if lm_scale < 0:
+            raise InputError(f"lm_scale must be >= 0, got {lm_scale}")
+        self.lm = lm
+        self.lm_scale = lm_scale
+        self.length_bonus = length_bonus
         self.model = model.eval()
         self.schedule = schedule
         self.max_symbols_per_frame = max_symbols_per_frame
@@ -97,9 +112,16 @@ class StreamingRuntime:
         if self.method == "greedy":
             return greedy_search(self.model, enc_proj, decoder, self.max_symbols_per_frame, tracer)
         if self.method == "modified_beam_search":
-            return modified_beam_search(self.model, enc_proj, decoder, self.max_active_paths, tracer)
+            return modified_beam_search(self.model, enc_proj, decoder, self.max_active_paths, tracer,
+                                        self.lm, self.lm_scale, self.length_bonus)
         return [beam_search(self.model, enc_proj[i:i + 1], s, self.max_active_paths, self.max_symbols_per_frame,
-                            tracer) for i, s in enumerate(decoder)]
+                            tracer, self.lm, self.lm_scale, self.length_bonus) for i, s in enumerate(decoder)]
+
+    def best_tokens(self, state: RuntimeState, index: int = 0, final: bool = False
+                    ) -> tuple[list[int], list[int], float]:
+        """:func:`best_tokens` with this runtime's LM: ``final`` (the stream has ended and every
+        frame is decoded) adds the LM's end-of-sentence score before choosing."""
+        return best_tokens(state, index, self.lm, self.lm_scale, final, self.length_bonus)
 
     @torch.no_grad()
     def process(self, stacked: Tensor, state: RuntimeState, tracer: WeightTracer | None = None) -> RuntimeState:
@@ -125,10 +147,12 @@ class StreamingRuntime:
         return self.process(stacked, state, tracer)
 
 
-def best_tokens(state: RuntimeState, index: int = 0) -> tuple[list[int], list[int], float]:
-    """``(tokens, encoder-frame index per token, score)`` of stream ``index``'s best hypothesis."""
+def best_tokens(state: RuntimeState, index: int = 0, lm: NgramLM | None = None, lm_scale: float = 0.0,
+                final: bool = False, length_bonus: float = 0.0) -> tuple[list[int], list[int], float]:
+    """``(tokens, encoder-frame index per token, acoustic score)`` of stream ``index``'s best
+    hypothesis (by the fused score with ``lm``; ``final`` adds its end-of-sentence term)."""
     if isinstance(state.decoder, GreedyState):
         h = state.decoder.hyps[index]
         return list(h.tokens), list(h.frames), h.score
-    h = state.decoder[index].best()
+    h = state.decoder[index].best(lm, lm_scale, final, length_bonus)
     return list(h.tokens), list(h.frames), h.score
