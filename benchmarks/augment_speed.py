@@ -37,6 +37,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from memasr.atomic import atomic_path, atomic_write  # noqa: E402
 from memasr.data import augment as A  # noqa: E402
 from memasr.data.augment import AugmentPlan, ChannelAugmentConfig, ChannelAugmenter  # noqa: E402
 from memasr.data.features import LogMel  # noqa: E402
@@ -172,9 +173,8 @@ def write_table(path: Path, command: str, table, wall, cpu, setup, repeats: int,
     lines += [f"| {name} | {cpu_sec:.2f} | {sec:.2f} |" for name, sec, cpu_sec in setup]
     lines += ["", "Default probabilities: " + ", ".join(
         f"{n} {ChannelAugmentConfig().probability(n)}" for n in A.AUGMENTATIONS) + "."]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    with atomic_write(path) as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def _load_average() -> str:
@@ -209,15 +209,13 @@ def figure(path: Path) -> None:
         ax.tick_params(labelsize=7)
     axes[-1].set_xlabel("seconds", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=80)
-    plt.close(fig)
     from PIL import Image  # matplotlib's own dependency
 
-    with Image.open(tmp) as image:  # a 128-colour palette: a third of the bytes
-        image.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(tmp, optimize=True)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+        plt.close(fig)
+        with Image.open(tmp) as image:  # a 128-colour palette: a third of the bytes
+            image.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(tmp, "PNG", optimize=True)
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from memasr.atomic import atomic_write
 from memasr.decode.recognizer import Recognizer, RecognizerConfig
 from memasr.errors import InputError
 from memasr.evaluate import evaluate_transcriber, manifest_items, streaming_transcriber
@@ -68,11 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(out)
+        with atomic_write(args.out) as fh:
+            fh.write(text)
     return 0
 
 

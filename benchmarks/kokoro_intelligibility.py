@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from peers import whisper_system  # first: it pins every thread pool to one thre
 import numpy as np
 import soxr
 
+from memasr.atomic import atomic_write
 from memasr.data.synth import SAMPLE_RATE, get_engine
 from memasr.data.kokoro import KokoroEngine
 from memasr.data.tokenizer import normalize_text
@@ -159,11 +159,8 @@ def write_report(out: Path, engine: KokoroEngine, sentences, results: dict, refe
               "the slowest engine by far (Piper row "
               "above for scale): on 2 cores it cannot be synthesized on the fly at training speed, so its "
               "audio belongs in a corpus written once by `memasr synth` and cached on disk."]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, prefix=f".{out.name}.", suffix=".tmp", delete=False,
-                                     encoding="utf-8") as fh:
+    with atomic_write(out) as fh:
         fh.write("\n".join(lines) + "\n")
-    os.replace(fh.name, out)
     print(f"wrote {out}", file=sys.stderr)
 
 

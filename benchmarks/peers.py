@@ -42,6 +42,7 @@ import torch  # noqa: E402
 
 from eval_views import (LIBRIVOX_CARDS, SR, View, add_view_arguments, build_views, describe, pool,  # noqa: E402
                         rows_rtf, rows_score, transcribe_pool, view_rows)
+from memasr.atomic import atomic_write  # noqa: E402
 from memasr.errors import InputError  # noqa: E402
 from memasr.evaluate import streaming_transcriber  # noqa: E402
 from memasr.whisper_models import WHISPER_MODELS, whisper_model_dir  # noqa: E402
@@ -218,10 +219,8 @@ def write_report(results: dict, views: list[View], repeats: int, command: str, s
     lines += ["", "## Where memasr stands against the goals", ""]
     lines += _goals(results, any(s.startswith("memasr") for s in skipped))
     lines += _per_item_output(results, views)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    with atomic_write(out) as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def _per_item_output(results: dict, views: list[View]) -> list[str]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from memasr.atomic import atomic_write
 from memasr.errors import InputError, exit_on_input_error
 from memasr.model.config import JoinerConfig
 from memasr.model.joiner import Joiner
@@ -179,10 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"B={args.batch} T'={T} U={U} V+1={V1}: full {r['full_ms']:.0f} ms, pruned {r['pruned_ms']:.0f} ms "
                   f"CPU ({r['speedup']:.1f}x; wall {r['wall_speedup']:.1f}x)", file=sys.stderr)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(rows, args, command, (load_start, os.getloadavg()[0])))
-    os.replace(tmp, out)  # atomic: a reader never sees half a report
+    with atomic_write(out) as fh:  # a reader never sees half a report
+        fh.write(render(rows, args, command, (load_start, os.getloadavg()[0])))
     print(f"-> {out}", file=sys.stderr)
     return 0
 

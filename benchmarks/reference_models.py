@@ -24,6 +24,7 @@ import torch
 
 from eval_views import (SYNTHETIC_ALL, View, add_view_arguments, build_views, describe, pool, rows_rtf, rows_score,
                         transcribe_pool, view_rows)
+from memasr.atomic import atomic_write
 from memasr.decode.recognizer import Recognizer, RecognizerConfig
 from memasr.deploy.quantize import quantize_model
 from memasr.errors import InputError
@@ -164,9 +165,8 @@ def main() -> int:
         lines += [f"| {row['id']} | {row['ref']} | {row['hyp']} |" for row in last[SAMPLE_VIEW][1]]
     lines.append(f"\nGenerated in {time.time() - started:.0f} s.")
     out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(out)
+    with atomic_write(out) as fh:
+        fh.write("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

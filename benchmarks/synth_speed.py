@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from memasr.atomic import atomic_write  # noqa: E402
 from memasr.data import synth  # noqa: E402
 from memasr.errors import InputError  # noqa: E402
 
@@ -161,10 +162,8 @@ def write_table(path: Path, command: str, times: dict[str, EngineTimes], missing
         lines.append(f"| {name} | - | - | - | not installed: {why} | | | |")
     lines += ["", "Licenses per voice: `memasr synth --list-engines` (it also measures speed, on one sentence, "
               "at listing time)."]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)  # atomic: a killed run never leaves half a table
+    with atomic_write(path) as fh:  # a killed run never leaves half a table
+        fh.write("\n".join(lines) + "\n")
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from memasr.atomic import atomic_write
 from memasr.data import text
 from memasr.errors import exit_on_input_error
 
@@ -59,10 +60,8 @@ def main() -> int:
     start = time.perf_counter()
     rows = text.pool_composition()
     report = render(rows, missing, time.perf_counter() - start, command)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(report, encoding="utf-8")
-    tmp.replace(args.out)
+    with atomic_write(args.out) as fh:
+        fh.write(report)
     print(report)
     return 0
 

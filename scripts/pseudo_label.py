@@ -36,6 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from memasr.atomic import atomic_write  # noqa: E402
 from memasr.data import evalsets  # noqa: E402
 from memasr.data.audio import load_audio  # noqa: E402
 from memasr.data.text import default_cache_dir  # noqa: E402
@@ -237,9 +238,8 @@ def label(args: argparse.Namespace) -> int:
                       "words assigned by time stamp" if args.pack else "each clip alone")
            + ", beam 5, language detected per voice on up to 30 s of its clips, no previous-text conditioning",
            "thresholds": THRESHOLDS, "candidates": seen, "kept": kept, "items": items}
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(dump_labels(doc), encoding="utf-8")
-    tmp.replace(args.out)
+    with atomic_write(args.out) as fh:
+        fh.write(dump_labels(doc))
     print(f"wrote {args.out}: kept {kept} of {seen}")
     return 0
 
@@ -310,10 +310,8 @@ def report(args: argparse.Namespace) -> int:
               "spelling and homophones, not as wrong labels.",
               "", f"Items where Whisper base's text differs from the label ({len(disagreements)}):", "",
               "| item | label | Whisper base |", "|---|---|---|", *disagreements, ""]
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = REPORT.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(REPORT)
+    with atomic_write(REPORT) as fh:
+        fh.write("\n".join(lines))
     print(f"wrote {REPORT}")
     return 0
 

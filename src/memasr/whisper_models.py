@@ -14,12 +14,11 @@ Used by the peer benchmark and by the pseudo-labelling script; nothing is downlo
 """
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from memasr.atomic import atomic_write
 from memasr.data.text import default_cache_dir
 from memasr.errors import InputError
 
@@ -31,16 +30,10 @@ WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 def _copy_atomically(sources: Sequence[Path], dest: Path) -> None:
     """Concatenate ``sources`` into ``dest`` through a temporary file in the same folder, so a
     reader (or a second process joining at the same time) never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for src in sources:
-                with src.open("rb") as fh:
-                    shutil.copyfileobj(fh, out, 1 << 22)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(dest, "wb") as out:
+        for src in sources:
+            with src.open("rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 22)
 
 
 def join_model_folder(out: Path, files: Sequence[Path], model_parts: Sequence[Path]) -> Path:

@@ -83,7 +83,6 @@ import gzip
 import json
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
@@ -93,6 +92,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from memasr.atomic import atomic_path, atomic_write
 from memasr.data.text import default_cache_dir
 from memasr.data.tokenizer import normalize_text
 from memasr.errors import InputError
@@ -189,22 +189,10 @@ def _missing(root: PackageRoot, what: Path, name: str) -> InputError:
                       f"(missing {what}); install it with `sudo apt-get install {root.package}`")
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(tmp)`` and move tmp onto ``path`` (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _write_wav(path: Path, samples: np.ndarray, sr: int) -> Path:
-    return _atomic_write(path, lambda tmp: sf.write(str(tmp), samples, sr, subtype="PCM_16", format="WAV"))
+    with atomic_path(path) as tmp:  # readers never see half a file
+        sf.write(str(tmp), samples, sr, subtype="PCM_16", format="WAV")
+    return path
 
 
 def _raw_as_wav(raw: Path, key: str) -> Path:
@@ -225,7 +213,8 @@ def _archive_members(archive: Path, members: list[str], folder: str) -> list[Pat
         with zipfile.ZipFile(archive) as zf:
             for member, out in stale:
                 data = zf.read(member)
-                _atomic_write(out, lambda tmp, data=data: tmp.write_bytes(data))
+                with atomic_write(out, "wb") as fh:
+                    fh.write(data)
     return outs
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import soundfile as sf
 
+from memasr.atomic import atomic_write
 from memasr.errors import InputError
 
 REQUIRED_KEYS = ("audio_filepath", "duration", "text")
@@ -68,19 +68,11 @@ def read_manifest(path: str | os.PathLike, resolve_paths: bool = True) -> list[d
 
 def write_manifest(path: str | os.PathLike, entries: Iterable[dict]) -> int:
     """Write entries as JSONL atomically (temp file + os.replace); returns the count."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     n = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for n, entry in enumerate(entries, start=1):
-                _validate_entry(entry, f"manifest entry {n}")
-                f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        os.replace(tmp, p)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        for n, entry in enumerate(entries, start=1):
+            _validate_entry(entry, f"manifest entry {n}")
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
     return n
 
 

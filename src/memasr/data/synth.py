@@ -40,6 +40,7 @@ import soundfile as sf
 import soxr
 import torch.utils.data
 
+from memasr.atomic import atomic_path, atomic_write
 from memasr.data.text import load_text_pool
 from memasr.errors import InputError
 
@@ -784,10 +785,8 @@ def _make_utterance(task: tuple[str, UtteranceSpec]) -> float:
         except RuntimeError:
             pass  # unreadable leftover: redo it
     audio = render(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sf.write(tmp, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)  # a killed run never leaves a half-written wav under the final name
+    with atomic_path(path) as tmp:  # a killed run never leaves a half-written wav under the final name
+        sf.write(tmp, audio, SAMPLE_RATE, subtype="PCM_16", format="WAV")
     return len(audio) / SAMPLE_RATE
 
 
@@ -812,15 +811,9 @@ def _check_extends(out_dir: Path, plan: dict[str, list[UtteranceSpec]]) -> None:
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
 
 
 def synthesize_corpus(

@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import unicodedata
 import warnings
 import xml.etree.ElementTree as ET
@@ -37,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from memasr.atomic import atomic_write
 from memasr.errors import InputError
 
 MIN_WORDS = 3
@@ -292,18 +292,6 @@ def _cache_key(sources: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _capped(sentences: list[str], cap: int | None) -> list[str]:
     """At most ``cap`` of ``sentences``, in their order: those with the smallest hashes, so the
     subset is fixed for a sentence whatever else the source holds."""
@@ -389,7 +377,8 @@ def load_text_pool(
         return path.read_text(encoding="utf-8").splitlines()
     pool = build_text_pool(present)
     try:
-        _atomic_write_text(path, "\n".join(pool) + "\n")
+        with atomic_write(path) as fh:
+            fh.write("\n".join(pool) + "\n")
     except OSError as exc:  # read-only home: still usable, just slower next time
         warnings.warn(f"could not cache the text pool at {path}: {exc}", stacklevel=2)
     return pool

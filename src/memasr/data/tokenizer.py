@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import sentencepiece as spm
 from num2words import num2words
 
+from memasr.atomic import atomic_write
 from memasr.errors import InputError
 
 BLANK_ID = 0
@@ -72,18 +72,6 @@ def normalize_text(s: str) -> str:
     text = _NOT_ALPHABET.sub(" ", text)
     words = (w.strip("'") for w in text.split())
     return " ".join(w for w in words if w)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class Tokenizer:
@@ -156,7 +144,8 @@ class Tokenizer:
     def save(self, out_dir: str | os.PathLike) -> Path:
         """Write ``out_dir/tokenizer.model`` atomically; returns its path."""
         path = Path(out_dir) / MODEL_FILENAME
-        _atomic_write_bytes(path, self._proto)
+        with atomic_write(path, "wb") as fh:
+            fh.write(self._proto)
         return path
 
     def to_bytes(self) -> bytes:

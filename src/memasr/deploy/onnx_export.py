@@ -18,16 +18,15 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from memasr.atomic import atomic_directory
 from memasr.data.features import FeatureConfig, _FrameKernel
 from memasr.errors import InputError
 from memasr.memory.schedule import parse_schedule
-from memasr.model.checkpoint import swap_into_place
 from memasr.model.transducer import Transducer
 
 OPSET = 17
@@ -131,9 +130,7 @@ def export_onnx(model: Transducer, out_dir: str | Path, chunk_frames: int | None
     if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir()) or (out_dir / "encoder.onnx").is_file())):
         # never replace a folder that is not an earlier export (a checkpoint, a home folder...)
         raise InputError(f"{out_dir} exists and is not an empty folder or an earlier memasr export")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         enc_names = [f"state{i}" for i in range(len(enc_state))]
         dec_names = [f"state{i}" for i in range(len(dec_state))]
         specs = {
@@ -164,8 +161,4 @@ def export_onnx(model: Transducer, out_dir: str | Path, chunk_frames: int | None
                 quantize_dynamic(str(path), str(tmp / f"{name}.int8.onnx"), weight_type=QuantType.QInt8)
         if tokenizer_file is not None:
             shutil.copyfile(tokenizer_file, tmp / "tokenizer.model")
-        swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir

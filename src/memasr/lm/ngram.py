@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from memasr.data.tokenizer import Tokenizer, _atomic_write_bytes, normalize_text
+from memasr.atomic import atomic_write
+from memasr.data.tokenizer import Tokenizer, normalize_text
 from memasr.errors import InputError
 
 LN10 = math.log(10.0)
@@ -248,7 +249,8 @@ class NgramLM:
                 lines.append(line)
         lines += ["", "\\end\\", ""]
         out = Path(path)
-        _atomic_write_bytes(out, "\n".join(lines).encode("utf-8"))  # temp file + os.replace
+        with atomic_write(out, "wb") as fh:  # temp file + os.replace
+            fh.write("\n".join(lines).encode("utf-8"))
         return out
 
     @classmethod

@@ -1,10 +1,9 @@
 """Text tables, JSON records and sweep plots of analyses."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from memasr.atomic import atomic_path
 from memasr.memory.analysis import Analysis
 from memasr.memory.hardware import HardwareProfile, format_size
 from memasr.memory.schedule import Schedule
@@ -95,14 +94,9 @@ def save_sweep_plot(series: dict[str, list[tuple[int, float]]], path: str | Path
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -6,14 +6,13 @@ renamed into place, so a crash never leaves a half-written model.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from memasr.atomic import atomic_directory
 from memasr.errors import InputError
 from memasr.model.config import config_from_dict, dump_config
 from memasr.model.transducer import Transducer, build_model
@@ -32,9 +31,7 @@ def save_pretrained(model: Transducer, directory: str | Path, tokenizer_file: st
     """Write a model directory atomically; ``training_heads`` (state dicts of training-only
     modules) go beside the model so a later run can warm-start from them too."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         (tmp / CONFIG_FILE).write_text(dump_config(model.config))
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / WEIGHTS_FILE)
         if tokenizer_file is not None:
@@ -42,28 +39,7 @@ def save_pretrained(model: Transducer, directory: str | Path, tokenizer_file: st
         (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True))
         if training_heads:
             torch.save(training_heads, tmp / TRAINING_HEADS_FILE)
-        swap_into_place(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
-
-
-def swap_into_place(new: Path, directory: Path) -> None:
-    """Replace ``directory`` by ``new``; if that fails, the old directory is put back."""
-    old = None
-    if directory.exists():
-        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(directory, old)
-    try:
-        os.replace(new, directory)
-    except BaseException:
-        if old is not None and not directory.exists():
-            os.replace(old, directory)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_model_dir(directory: str | Path, map_location: str = "cpu") -> tuple[Any, dict]:

@@ -42,6 +42,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from memasr.atomic import atomic_path
 from memasr.data.tokenizer import MODEL_FILENAME, Tokenizer, normalize_text
 from memasr.errors import InputError
 from memasr.model.config import ModelConfig, config_from_dict, dump_config, load_config, load_preset
@@ -212,13 +213,8 @@ def _step_seed(seed: int, step: int, rank: int) -> int:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _rng_state() -> dict:
