@@ -151,7 +151,7 @@ EOF
 # Each wheel is rewritten uncompressed (ZIP_STORED: the same files and RECORD, so pip installs it
 # the same), then all of them go into one tar compressed by xz (preset 9): about 15.5 MiB instead
 # of the 24.8 MiB of the wheels' own deflate. Without that, praat-parselmouth does not fit beside
-# the working tree (27 MiB since reference/warmstart/ was committed). Deterministic: sorted names,
+# the working tree (27 MiB while reference/warmstart/ held a second model; about 13 MiB now). Deterministic: sorted names,
 # mtime 0. env.sh unpacks it with Python's tarfile (no xz program needed there). ~2 min here.
 PACK=$CARRY/wheels.tar.xz
 say "packing the wheels (xz)"
