@@ -98,3 +98,41 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     assert (tmp_path / "run" / "checkpoints" / "ckpt-00000001.pt").is_file()
     assert (tmp_path / "plain" / "notes.txt").read_text() == "keep me"
+
+
+def test_training_heads_are_averaged_and_warm_start_a_run(tmp_path):
+    """The averaged folder keeps the mean CTC head and pruned-loss projections, so
+    ``--init-from`` on it restores them (a shipped default is such a folder)."""
+    from memasr.model.checkpoint import TRAINING_HEADS_FILE
+    from memasr.train.trainer import read_init_weights
+
+    _tokenizer(tmp_path / "run" / "tokenizer.model")
+    torch.manual_seed(0)
+    model = build_model(tiny_config())
+    heads = []
+    for step in (10, 20):
+        head = {"weight": torch.full((3, 2), float(step)), "bias": torch.full((3,), float(step))}
+        heads.append(head)
+        path = tmp_path / "run" / "checkpoints" / f"ckpt-{step:08d}.pt"
+        _trainer_checkpoint(model, step, path)
+        state = torch.load(path, weights_only=False)
+        torch.save({**state, "ctc_head": head}, path)
+    assert main(["average", "--run", str(tmp_path / "run"), "--last", "2", "--out", str(tmp_path / "avg")]) == 0
+    saved = torch.load(tmp_path / "avg" / TRAINING_HEADS_FILE, weights_only=True)
+    assert set(saved) == {"ctc_head"}
+    assert torch.equal(saved["ctc_head"]["weight"], torch.full((3, 2), 15.0))
+    init = read_init_weights(tmp_path / "avg")
+    assert torch.equal(init.heads["ctc_head"]["bias"], torch.full((3,), 15.0))
+    assert init.tokenizer == tmp_path / "avg" / "tokenizer.model"
+
+
+def test_heads_missing_from_one_input_are_left_out(tmp_path):
+    from memasr.model.checkpoint import TRAINING_HEADS_FILE
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config())
+    tok = _tokenizer(tmp_path / "tokenizer.model")
+    save_pretrained(model, tmp_path / "a", tok, training_heads={"ctc_head": {"w": torch.ones(2)}})
+    save_pretrained(model, tmp_path / "b", tok)
+    assert main(["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "avg")]) == 0
+    assert not (tmp_path / "avg" / TRAINING_HEADS_FILE).exists()

@@ -69,9 +69,12 @@ def run(args: argparse.Namespace) -> int:
     reference = tokenizers[-1].read_bytes()
     if any(t is None or t.read_bytes() != reference for t in tokenizers):
         raise InputError("the inputs do not share one tokenizer; average checkpoints of one run")
-    config, state, steps = average_checkpoints(inputs)
-    model = model_from_state(config, state, "the averaged checkpoints")
-    meta = {"averaged": [str(p) for p in inputs], "averaged_steps": steps}
-    out = save_pretrained(model, args.out, tokenizers[-1], meta)
-    print(f"averaged {len(inputs)} checkpoints (steps {', '.join(str(s) for s in steps)}) into {out}")
+    averaged = average_checkpoints(inputs)
+    model = model_from_state(averaged.config, averaged.model, "the averaged checkpoints")
+    meta = {"averaged": [str(p) for p in inputs], "averaged_steps": averaged.steps,
+            "training_heads": sorted(averaged.heads)}
+    out = save_pretrained(model, args.out, tokenizers[-1], meta, training_heads=averaged.heads)
+    steps = ", ".join(str(s) for s in averaged.steps)
+    heads = f", training heads {', '.join(sorted(averaged.heads))}" if averaged.heads else ""
+    print(f"averaged {len(inputs)} checkpoints (steps {steps}{heads}) into {out}")
     return 0

@@ -4,13 +4,16 @@ noise of the last optimizer steps and often lowers WER at no cost at inference t
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from memasr.errors import InputError
-from memasr.model.checkpoint import WEIGHTS_FILE, read_model_dir
+from memasr.model.checkpoint import TRAINING_HEADS_FILE, WEIGHTS_FILE, read_model_dir
 from memasr.model.config import ModelConfig, dump_config
+
+HEAD_NAMES = ("ctc_head", "pruned_head")  # training-only modules a checkpoint may carry
 
 
 def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -37,17 +40,39 @@ def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torc
     return out
 
 
-def read_weights(path: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor], int | None]:
-    """``(config, model state, step or None)`` from a trainer checkpoint ``ckpt-*.pt`` or a model
-    directory (``config.toml`` + ``model.pt``)."""
+@dataclass
+class Weights:
+    """What one averaging input holds: the model and, when present, its training-only heads
+    (``ctc_head``, ``pruned_head``: state dicts that ``--init-from`` warm-starts from)."""
+
+    config: ModelConfig
+    model: dict[str, torch.Tensor]
+    heads: dict[str, dict[str, torch.Tensor]]
+    step: int | None  # None for a model directory
+
+
+def read_weights(path: str | Path) -> Weights:
+    """The weights of a trainer checkpoint ``ckpt-*.pt`` or a model directory (``config.toml`` +
+    ``model.pt``, and ``training_heads.pt`` when it has one)."""
     path = Path(path)
     if path.is_dir():
         config, weights = read_model_dir(path)
-        return config, _tensors(weights, path / WEIGHTS_FILE), None
+        heads = _read_heads_file(path / TRAINING_HEADS_FILE)
+        return Weights(config, _tensors(weights, path / WEIGHTS_FILE), heads, None)
     from memasr.train.trainer import read_training_checkpoint  # heavy module: only for ckpt files
 
     state, config = read_training_checkpoint(path)
-    return config, _tensors(state["model"], path), state.get("step")
+    heads = {k: state[k] for k in HEAD_NAMES if state.get(k) is not None}
+    return Weights(config, _tensors(state["model"], path), heads, state.get("step"))
+
+
+def _read_heads_file(path: Path) -> dict[str, dict[str, torch.Tensor]]:
+    if not path.is_file():
+        return {}
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
 
 
 def _tensors(state, where: Path) -> dict[str, torch.Tensor]:
@@ -56,15 +81,22 @@ def _tensors(state, where: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def average_checkpoints(paths: list[str | Path]) -> tuple[ModelConfig, dict[str, torch.Tensor], list[int | None]]:
-    """Average the weights of ``paths`` (checkpoints of one model); returns the config, the
-    averaged state and the step of each input (None for model directories)."""
-    configs, states, steps = [], [], []
-    for p in paths:
-        config, state, step = read_weights(p)
-        configs.append(config)
-        states.append(state)
-        steps.append(step)
-    if any(dump_config(c) != dump_config(configs[-1]) for c in configs):
+@dataclass
+class Averaged:
+    config: ModelConfig
+    model: dict[str, torch.Tensor]
+    heads: dict[str, dict[str, torch.Tensor]]  # only heads every input has
+    steps: list[int | None]  # of each input; None for model directories
+
+
+def average_checkpoints(paths: list[str | Path]) -> Averaged:
+    """Average the weights of ``paths`` (checkpoints of one model). Training heads are averaged
+    too when every input has them, so the result still warm-starts a run (``--init-from``)."""
+    inputs = [read_weights(p) for p in paths]
+    last = inputs[-1]
+    if any(dump_config(w.config) != dump_config(last.config) for w in inputs):
         raise InputError("the checkpoints have different model configs; average checkpoints of one run")
-    return configs[-1], average_state_dicts(states), steps
+    shared = [k for k in HEAD_NAMES if all(k in w.heads for w in inputs)]
+    heads = {k: average_state_dicts([w.heads[k] for w in inputs]) for k in shared}
+    return Averaged(last.config, average_state_dicts([w.model for w in inputs]), heads,
+                    [w.step for w in inputs])

@@ -283,7 +283,7 @@ class InitWeights:
 def read_init_weights(path: str | Path) -> InitWeights:
     """Weights of a model directory (``best/``, ``final/``, a shipped model), of a run directory
     (its latest checkpoint) or of one ``ckpt-*.pt``; anything else is one-line bad input."""
-    from memasr.model.checkpoint import TOKENIZER_FILE, TRAINING_HEADS_FILE, read_model_dir
+    from memasr.train.average import read_weights
 
     path = Path(path)
     if path.is_dir() and not (path / "config.toml").is_file():
@@ -292,22 +292,12 @@ def read_init_weights(path: str | Path) -> InitWeights:
             raise InputError(f"--init-from {path}: neither a model directory (config.toml, model.pt) "
                              f"nor a run directory with {CKPT_DIR}/ckpt-*.pt")
         path = ckpts[-1]
-    if path.is_file():
-        state, config = read_training_checkpoint(path)
-        heads = {k: state[k] for k in ("ctc_head", "pruned_head") if state.get(k) is not None}
-        tokenizer = path.parent.parent / MODEL_FILENAME
-        return InitWeights(config, state["model"], heads, tokenizer if tokenizer.is_file() else None, path)
-    if not path.is_dir():
+    if not path.exists():
         raise InputError(f"--init-from {path}: no such file or directory")
-    config, weights = read_model_dir(path)
-    heads: dict[str, dict] = {}
-    if (path / TRAINING_HEADS_FILE).is_file():
-        try:
-            heads = torch.load(path / TRAINING_HEADS_FILE, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise InputError(f"cannot read {path / TRAINING_HEADS_FILE}: {type(exc).__name__}: {exc}") from None
-    tokenizer = path / TOKENIZER_FILE
-    return InitWeights(config, weights, heads, tokenizer if tokenizer.is_file() else None, path)
+    weights = read_weights(path)
+    # a model directory holds its tokenizer; a checkpoint's run folder does
+    tokenizer = (path if path.is_dir() else path.parent.parent) / MODEL_FILENAME
+    return InitWeights(weights.config, weights.model, weights.heads, tokenizer if tokenizer.is_file() else None, path)
 
 
 def lr_factor(step: int, warmup: int, total: int | None, min_ratio: float) -> float:
