@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import torch  # noqa: E402
 
 from memasr.commands.eval import evaluate_model  # noqa: E402
+from memasr.decode.recognizer import RecognizerConfig  # noqa: E402
 from memasr.data.tokenizer import Tokenizer  # noqa: E402
 from memasr.errors import InputError, exit_on_input_error  # noqa: E402
 from memasr.lm.ngram import NgramLM  # noqa: E402
@@ -66,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for manifest in args.manifest:
         for name, method, use_lm, scale, bonus in configs:
-            r = evaluate_model(args.model, manifest, method=method, beam=args.beam, limit=args.limit,
-                               lm=use_lm, lm_scale=scale, length_bonus=bonus)
+            config = RecognizerConfig(decoding_method=method, max_active_paths=args.beam, lm=use_lm,
+                                      lm_scale=scale, length_bonus=bonus)
+            r = evaluate_model(args.model, manifest, config, limit=args.limit)
             rows.append((manifest, name, r))
             print(f"{manifest}  {name:<18} WER {100 * r['wer']:6.2f}%  CER {100 * r['cer']:6.2f}%  "
                   f"S/D/I {r['substitutions']}/{r['deletions']}/{r['insertions']}  RTF {r['rtf']:.3f}", flush=True)

@@ -11,6 +11,7 @@ import torch
 from memasr.cli import main
 from memasr.data.tokenizer import Tokenizer
 from memasr.decode.beam import beam_search, init_beam_state, modified_beam_search
+from memasr.decode.fusion import ShallowFusion
 from memasr.decode.greedy import greedy_search, init_greedy_state
 from memasr.decode.recognizer import Recognizer, RecognizerConfig
 from memasr.errors import InputError
@@ -97,6 +98,10 @@ def _unigram_lm(vocab: int, logp: dict[int, float] | None = None) -> NgramLM:
     return NgramLM(1, [f"p{i}" for i in range(1, vocab + 1)], probs, {})
 
 
+def fusion(lm: NgramLM | None, scale: float) -> ShallowFusion | None:
+    return None if lm is None else ShallowFusion(lm, scale)
+
+
 @pytest.mark.parametrize("kind", ["lstm", "grc"])
 def test_lm_scale_zero_is_bit_identical(kind):
     model = tiny_model(kind, seed=1)
@@ -104,13 +109,13 @@ def test_lm_scale_zero_is_bit_identical(kind):
     lm = _unigram_lm(model.joiner.output.out_features - 1)
     for scale_lm in ((None, 0.0), (lm, 0.0)):
         plain = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4)[0]
-        fused = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, *scale_lm)[0]
+        fused = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, fusion(*scale_lm))[0]
         assert [(h.tokens, h.frames, h.score) for h in plain.hyps] == [(h.tokens, h.frames, h.score)
                                                                        for h in fused.hyps]
         if kind == "grc":  # standard beam search is slow on this random model (30 symbols in 13 frames)
             continue
         plain = beam_search(model, enc_proj, init_beam_state(model), 4, 3)
-        fused = beam_search(model, enc_proj, init_beam_state(model), 4, 3, None, *scale_lm)
+        fused = beam_search(model, enc_proj, init_beam_state(model), 4, 3, None, fusion(*scale_lm))
         assert [(h.tokens, h.score) for h in plain.hyps] == [(h.tokens, h.score) for h in fused.hyps]
 
 
@@ -120,14 +125,15 @@ def test_uniform_lm_with_matching_length_bonus_changes_nothing():
     vocab = model.joiner.output.out_features - 1
     enc_proj = _enc_proj(model, speechlike(0.6, seed=5))
     lm, scale = _unigram_lm(vocab), 0.5
+    cancelled = ShallowFusion(lm, scale, scale * math.log(vocab + 1))
     base = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4)[0]
-    fused = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, lm, scale,
-                                 scale * math.log(vocab + 1))[0]
+    fused = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, cancelled)[0]
     assert sorted(h.tokens for h in fused.hyps) == sorted(h.tokens for h in base.hyps)
-    assert fused.best(lm, scale, True, scale * math.log(vocab + 1)).tokens == base.best().tokens
+    assert fused.best(cancelled, True).tokens == base.best().tokens
     # without the bonus the same LM only removes tokens
-    short = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, lm, 2.0)[0]
-    assert len(short.best(lm, 2.0, True).tokens) <= len(base.best().tokens)
+    strong = ShallowFusion(lm, 2.0)
+    short = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, strong)[0]
+    assert len(short.best(strong, True).tokens) <= len(base.best().tokens)
 
 
 def test_lm_changes_the_chosen_hypothesis():
@@ -138,14 +144,15 @@ def test_lm_changes_the_chosen_hypothesis():
     assert base.tokens
     banned = base.tokens[0]  # the LM all but forbids the token the acoustic best starts with
     lm = _unigram_lm(vocab, {banned: -30.0})
+    fusion_ = ShallowFusion(lm, 0.5)
     with torch.no_grad():
         greedy = greedy_search(model, enc_proj, init_greedy_state(model), 1).hyps[0]
     for search in ("modified", "standard"):
         if search == "modified":
-            state = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, lm, 0.5)[0]
+            state = modified_beam_search(model, enc_proj, [init_beam_state(model)], 4, None, fusion_)[0]
         else:
-            state = beam_search(model, enc_proj, init_beam_state(model), 4, 1, None, lm, 0.5)
-        best = state.best(lm, 0.5, final=True)
+            state = beam_search(model, enc_proj, init_beam_state(model), 4, 1, None, fusion_)
+        best = state.best(fusion_, final=True)
         assert best.tokens != base.tokens and best.tokens.count(banned) < base.tokens.count(banned)
         for h in state.hyps:  # the LM score of a hypothesis is the LM log-probability of its tokens
             assert h.lm_score == pytest.approx(lm.sentence_score(h.tokens) - lm.final_score(h.tokens))
@@ -226,3 +233,30 @@ def test_cli_eval_lm_mismatch_is_one_line(model_dir, tmp_path, capsys):
     assert main(["eval", "--model", model_dir, "--manifest", str(manifest), "--lm", str(tmp_path / "other.arpa"),
                  "--method", "greedy"]) == 2
     assert "not greedy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", ["-0.1", "nan"])
+def test_cli_bad_lm_scale_is_one_line_in_both_commands(model_dir, tmp_path, capsys, scale):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": "u.wav", "duration": 1.0, "text": "the cat"}) + "\n")
+    for cmd in (["eval", "--model", model_dir, "--manifest", str(manifest)],
+                ["transcribe", "--model", model_dir, str(tmp_path / "u.wav")]):
+        assert main([*cmd, "--lm", str(tmp_path / "x.arpa"), f"--lm-scale={scale}"]) == 2
+        err = capsys.readouterr().err
+        assert "--lm-scale must be a finite number >= 0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_shallow_fusion_scores_and_checks():
+    lm = _unigram_lm(4)
+    with pytest.raises(InputError, match="scale"):
+        ShallowFusion(lm, -1.0)
+    with pytest.raises(InputError, match="build the LM for this model"):
+        ShallowFusion(lm, 0.5).check_vocabulary(5)
+    assert not ShallowFusion(lm).active and ShallowFusion(lm, 0.0, 1.0).active
+
+    class Hyp:
+        tokens, score, lm_score = (1, 2), -3.0, -2.0
+
+    f = ShallowFusion(lm, 0.5, 1.0)
+    assert f.fused(Hyp) == pytest.approx(-3.0 - 1.0 + 2.0)
+    assert f.final(Hyp) == pytest.approx(f.fused(Hyp) + 0.5 * lm.final_score((1, 2)))

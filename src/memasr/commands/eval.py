@@ -23,9 +23,9 @@ import os
 import sys
 from pathlib import Path
 
+from memasr.commands.decoding import add_decoding_arguments, decoding_config
 from memasr.errors import InputError
 
-METHODS = ("greedy", "modified_beam_search", "beam_search")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -40,13 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="DIR",
                    help="model directory (config.toml + model.pt + tokenizer.model), e.g. OUT/best of memasr train")
     p.add_argument("--manifest", required=True, metavar="M.jsonl", help="JSONL manifest with audio_filepath and text")
-    p.add_argument("--method", choices=METHODS,
-                   help="search (default greedy, or modified_beam_search when --beam > 1)")
-    p.add_argument("--beam", type=int, help="beam width / max active paths (default 4); "
-                   "K > 1 without --method selects modified_beam_search")
-    p.add_argument("--schedule", help="runtime schedule: chunk:N or frame (default: the model's own)")
-    add_lm_arguments(p)
-    p.add_argument("--max-symbols", type=int, default=3, help="max symbols per frame (default 3)")
+    add_decoding_arguments(p)
     p.add_argument("--limit", type=int, default=0, metavar="N", help="score only the first N entries (0 = all)")
     p.add_argument("--threads", type=int, help="CPU threads for decoding (default: torch's default)")
     p.add_argument("--details", metavar="FILE.jsonl", help="also write one JSON row per utterance "
@@ -54,18 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=run)
     return p
-
-
-def add_lm_arguments(p: argparse.ArgumentParser) -> None:
-    """``--lm``, ``--lm-scale``, ``--length-bonus`` (shared with ``memasr transcribe``)."""
-    p.add_argument("--lm", metavar="FILE.arpa", help="n-gram LM over the model's pieces (memasr lm) for shallow "
-                   "fusion; implies modified_beam_search (beam 4) unless --method beam_search")
-    p.add_argument("--lm-scale", type=float, default=0.2, metavar="S",
-                   help="weight of the LM log-probability with --lm (default 0.2)")
-    p.add_argument("--length-bonus", type=float, default=1.0, metavar="B",
-                   help="with --lm: bonus per emitted token in the fused score, against the deletions the LM's "
-                   "per-token cost causes (default 1.0; both defaults chosen on corpus dev, "
-                   "docs/results/lm_fusion.md)")
 
 
 def _readable(items, cache: dict, bad: list[tuple[str, str]]):
@@ -86,21 +68,16 @@ def _readable(items, cache: dict, bad: list[tuple[str, str]]):
         cache.pop(item.path, None)
 
 
-def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: int = 4,
-                   schedule: str | None = None, max_symbols: int = 3, limit: int = 0,
-                   lm=None, lm_scale: float = 0.0, length_bonus: float = 0.0) -> dict:
-    """Score a model directory on a manifest; returns the summary dict that ``--json`` prints,
-    plus ``rows`` (per utterance) and ``unreadable`` (a list of ``[path, reason]``).
-    ``lm`` (an ARPA path or a loaded :class:`memasr.lm.NgramLM`) fuses with ``lm_scale``."""
+def evaluate_model(model_dir: str, manifest: str, config=None, limit: int = 0) -> dict:
+    """Score a model directory on a manifest with a :class:`RecognizerConfig` (default: greedy;
+    endpointing is always off); returns the summary dict that ``--json`` prints, plus ``rows``
+    (per utterance) and ``unreadable`` (a list of ``[path, reason]``)."""
+    from dataclasses import replace
+
     from memasr.decode.recognizer import Recognizer, RecognizerConfig
     from memasr.evaluate import char_score, evaluate_transcriber, manifest_items, streaming_transcriber
 
-    if method not in METHODS:
-        raise InputError(f"unknown decoding method {method!r}; choose from {', '.join(METHODS)}")
-    if beam < 1:
-        raise InputError("--beam must be >= 1")
-    if max_symbols < 1:
-        raise InputError("--max-symbols must be >= 1")
+    config = replace(config or RecognizerConfig(), enable_endpoint=False)
     if limit < 0:
         raise InputError("--limit must be >= 0")
     if not os.path.isdir(model_dir):
@@ -108,9 +85,6 @@ def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: 
     items = manifest_items(manifest, limit)  # InputError: missing file, malformed JSON or entry
     if not items:
         raise InputError(f"manifest {manifest} has no entries")
-    config = RecognizerConfig(schedule=schedule, decoding_method=method, max_active_paths=beam,
-                              max_symbols_per_frame=max_symbols, enable_endpoint=False, lm=lm, lm_scale=lm_scale,
-                              length_bonus=length_bonus)
     recognizer = Recognizer.from_pretrained(model_dir, config)
     if recognizer.tokenizer is None:
         raise InputError(f"{model_dir} has no tokenizer.model: its output cannot be scored as text")
@@ -125,12 +99,13 @@ def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: 
         raise
     chars = char_score([r["ref"] for r in rows], [r["hyp"] for r in rows])
     audio_seconds = sum(r["audio_seconds"] for r in rows)
+    method, lm = config.decoding_method, config.lm
     return {
         "model": str(model_dir), "manifest": str(manifest), "method": method,
-        "beam": beam if method != "greedy" else None, "schedule": str(recognizer.schedule),
+        "beam": config.max_active_paths if method != "greedy" else None, "schedule": str(recognizer.schedule),
         "lm": str(lm) if isinstance(lm, (str, os.PathLike)) else None if lm is None else "NgramLM",
-        "lm_scale": lm_scale if lm is not None else None,
-        "length_bonus": length_bonus if lm is not None else None,
+        "lm_scale": config.lm_scale if lm is not None else None,
+        "length_bonus": config.length_bonus if lm is not None else None,
         "utterances": len(rows), "audio_seconds": audio_seconds,
         "wer": words["wer"], "substitutions": words["substitutions"], "deletions": words["deletions"],
         "insertions": words["insertions"], "hits": words["hits"], "ref_words": words["ref_words"],
@@ -141,25 +116,12 @@ def evaluate_model(model_dir: str, manifest: str, method: str = "greedy", beam: 
     }
 
 
-def lm_method(method: str | None, beam: int | None, lm: str | None, lm_scale: float) -> str:
-    """The search for ``--method``/``--beam``/``--lm``: an LM implies modified_beam_search
-    (greedy has no beam to fuse into); else greedy unless ``--beam`` > 1."""
-    if lm is not None:
-        if lm_scale < 0:
-            raise InputError("--lm-scale must be >= 0")
-        if method == "greedy":
-            raise InputError("--lm needs a beam search (--method modified_beam_search or beam_search), not greedy")
-        return method or "modified_beam_search"
-    return method or ("modified_beam_search" if (beam or 1) > 1 else "greedy")
-
-
 def _finite(x: float):
     return x if x == x and x not in (float("inf"), float("-inf")) else None
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.beam is not None and args.beam < 1:
-        raise InputError("--beam must be >= 1")
+    config = decoding_config(args)
     if args.threads is not None:
         if args.threads < 1:
             raise InputError("--threads must be >= 1")
@@ -168,11 +130,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.details and Path(args.details).is_dir():
         raise InputError(f"--details must be a file path, {args.details} is a folder")
-    method = lm_method(args.method, args.beam, args.lm, args.lm_scale)
-    result = evaluate_model(args.model, args.manifest, method=method, beam=args.beam or 4,
-                            schedule=args.schedule, max_symbols=args.max_symbols, limit=args.limit,
-                            lm=args.lm, lm_scale=args.lm_scale if args.lm else 0.0,
-                            length_bonus=args.length_bonus if args.lm else 0.0)
+    result = evaluate_model(args.model, args.manifest, config, limit=args.limit)
     rows = result.pop("rows")
     if args.details:
         path = Path(args.details)

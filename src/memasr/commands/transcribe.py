@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from memasr.commands.decoding import add_decoding_arguments, decoding_config
 from memasr.errors import InputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au")
@@ -29,16 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio files or directories")
     p.add_argument("--model", help="model directory (config.toml + model.pt [+ tokenizer.model]); "
                    "default: the bundled model, if memasr ships one")
-    p.add_argument("--schedule", help="runtime schedule: chunk:N (layer-major) or frame "
-                   "(default: the model's own)")
-    p.add_argument("--method", choices=("greedy", "modified_beam_search", "beam_search"),
-                   help="search (default greedy, or modified_beam_search when --beam > 1)")
-    p.add_argument("--beam", type=int, help="beam width / max active paths (default 4); "
-                   "K > 1 without --method selects modified_beam_search")
-    p.add_argument("--max-symbols", type=int, default=3, help="max symbols per frame (default 3)")
-    from memasr.commands.eval import add_lm_arguments
-
-    add_lm_arguments(p)
+    add_decoding_arguments(p)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.add_argument("--trace", action="store_true",
                    help="record every weight use and report measured off-chip bytes per audio second, "
@@ -100,19 +92,9 @@ def trace_figures(model, recorder, tokens: int, frames: int, frame_seconds: floa
 
 
 def run(args: argparse.Namespace) -> int:
-    from memasr.decode.recognizer import Recognizer, RecognizerConfig
+    from memasr.decode.recognizer import Recognizer
 
-    if args.beam is not None and args.beam < 1:
-        raise InputError("--beam must be >= 1")
-    if args.max_symbols < 1:
-        raise InputError("--max-symbols must be >= 1")
-    from memasr.commands.eval import lm_method
-
-    method = lm_method(args.method, args.beam, args.lm, args.lm_scale)
-    config = RecognizerConfig(schedule=args.schedule, decoding_method=method, max_active_paths=args.beam or 4,
-                              max_symbols_per_frame=args.max_symbols, enable_endpoint=False,
-                              lm=args.lm, lm_scale=args.lm_scale if args.lm else 0.0,
-                              length_bonus=args.length_bonus if args.lm else 0.0)
+    config = decoding_config(args)
     if args.model is not None and not os.path.isdir(args.model):
         raise InputError(f"model directory not found: {args.model}")
     recognizer = Recognizer.from_pretrained(args.model, config)
@@ -150,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         if args.trace:
             record.update(trace_figures(recognizer.model, recorder, len(result.token_ids), stream.frames_done,
                                         recognizer.frame_seconds, profile, recognizer.schedule,
-                                        1 if method == "greedy" else config.max_active_paths))
+                                        1 if config.decoding_method == "greedy" else config.max_active_paths))
         if args.json:
             print(json.dumps(record), flush=True)
         else:

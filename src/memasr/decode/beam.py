@@ -17,36 +17,32 @@ matches: modified beam search (one symbol per frame) against greedy with
 ``max_symbols_per_frame=1``, standard beam search against greedy with the same
 ``max_symbols_per_frame``.
 
-**Shallow fusion with an external LM.** Both searches take an optional ``lm`` (a
-:class:`memasr.lm.NgramLM` over the model's token ids) and ``lm_scale``. Each hypothesis
-keeps its acoustic score (``score``, log-added on merges) and its LM score (``lm_score``,
-the sum of ``log p_LM(token | history)`` over its tokens; equal token sequences have equal LM
-scores, so merging keeps it as it is) apart. Ranking and pruning use the fused score
-``score + lm_scale * lm_score + length_bonus * len(tokens)`` (the optional per-token bonus
-offsets the LM's cost of every emitted token, which otherwise favours deletions); the final choice (:meth:`BeamState.best` with ``final=True``,
-after the last frame) also adds ``lm_scale * log p_LM(</s> | tokens)``. With an LM the greedy
-protection still keeps the path of (acoustic, LM-free) greedy search alive, so it holds for the
-fused score: the chosen hypothesis's fused score is at least that of greedy's token sequence
-(same acoustic path score or more, same LM score and length). Without an LM, or with
-``lm_scale`` and ``length_bonus`` 0, every step is the LM-free code path and the results are
-bit-identical.
+**Shallow fusion with an external LM.** Both searches take an optional
+:class:`memasr.decode.fusion.ShallowFusion` (an n-gram LM over the model's token ids, its scale
+and a per-token length bonus). Each hypothesis keeps its acoustic score (``score``, log-added on
+merges) and its LM score (``lm_score``, the sum of ``log p_LM(token | history)`` over its
+tokens; equal token sequences have equal LM scores, so merging keeps it as it is) apart; ranking
+and pruning use the fused score, and the final choice (:meth:`BeamState.best` with
+``final=True``) adds the end-of-sentence term. With fusion the greedy protection still keeps the
+path of (acoustic, LM-free) greedy search alive, so it holds for the fused score: the chosen
+hypothesis's fused score is at least that of greedy's token sequence (same acoustic path score
+or more, same LM score and length). Without fusion, or with scale and bonus 0, every step is
+the LM-free code path and the results are bit-identical.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from memasr.decode.fusion import ShallowFusion, active_fusion, best_hypothesis
 from memasr.model.predictor import PredictorState
 from memasr.model.state import stack_states, unstack_states
 from memasr.model.tracing import WeightTracer
 from memasr.model.transducer import Transducer
 
-if TYPE_CHECKING:  # the LM is passed in; decoding without one never imports it
-    from memasr.lm.ngram import NgramLM
 
 
 @dataclass
@@ -61,13 +57,6 @@ class BeamHypothesis:
     symbols: int = 0  # symbols emitted on the current frame (standard beam search)
     lm_score: float = 0.0  # natural-log LM probability of ``tokens`` (0 without an LM)
 
-    def fused(self, lm_scale: float, length_bonus: float = 0.0) -> float:
-        """The ranking score: acoustic + ``lm_scale`` * LM + ``length_bonus`` per token
-        (exactly ``score`` when both are 0)."""
-        if not lm_scale and not length_bonus:
-            return self.score
-        return self.score + lm_scale * self.lm_score + length_bonus * len(self.tokens)
-
 
 @dataclass
 class BeamState:
@@ -76,16 +65,10 @@ class BeamState:
     hyps: list[BeamHypothesis] = field(default_factory=list)
     frames_done: int = 0
 
-    def best(self, lm: NgramLM | None = None, lm_scale: float = 0.0, final: bool = False,
-             length_bonus: float = 0.0) -> BeamHypothesis:
-        """The hypothesis with the highest fused score; ``final`` (no more frames) adds the
-        LM's end-of-sentence term ``lm_scale * log p(</s> | tokens)`` first."""
-        if lm is None or (not lm_scale and not length_bonus):
-            return max(self.hyps, key=lambda h: h.score)
-        if final:
-            return max(self.hyps, key=lambda h: h.fused(lm_scale, length_bonus)
-                       + lm_scale * lm.final_score(h.tokens))
-        return max(self.hyps, key=lambda h: h.fused(lm_scale, length_bonus))
+    def best(self, fusion: ShallowFusion | None = None, final: bool = False) -> BeamHypothesis:
+        """The hypothesis with the highest (fused) score; ``final`` (no more frames) adds the
+        LM's end-of-sentence term first."""
+        return best_hypothesis(self.hyps, fusion, final)
 
 
 def _predict(model: Transducer, tokens: Tensor, state: PredictorState,
@@ -120,9 +103,14 @@ def _merge(table: dict[tuple[int, ...], BeamHypothesis], hyp: BeamHypothesis) ->
     table[hyp.tokens] = keep
 
 
-def _top_k_protected(hyps: list[BeamHypothesis], k: int, lm_scale: float = 0.0, length_bonus: float = 0.0
+def _rank_key(fusion: ShallowFusion | None):
+    """Ranking while frames are still to come: the fused score, or the acoustic one."""
+    return fusion.fused if fusion is not None else (lambda h: h.score)
+
+
+def _top_k_protected(hyps: list[BeamHypothesis], k: int, fusion: ShallowFusion | None = None
                      ) -> list[BeamHypothesis]:
-    ranked = sorted(hyps, key=lambda h: h.fused(lm_scale, length_bonus), reverse=True)
+    ranked = sorted(hyps, key=_rank_key(fusion), reverse=True)
     kept = ranked[:k]
     if not any(h.on_greedy_path for h in kept):
         greedy = [h for h in ranked[k:] if h.on_greedy_path]
@@ -133,15 +121,16 @@ def _top_k_protected(hyps: list[BeamHypothesis], k: int, lm_scale: float = 0.0, 
 
 @torch.no_grad()
 def modified_beam_search(model: Transducer, enc_proj: Tensor, states: list[BeamState], max_active_paths: int = 4,
-                         tracer: WeightTracer | None = None, lm: NgramLM | None = None,
-                         lm_scale: float = 0.0, length_bonus: float = 0.0) -> list[BeamState]:
+                         tracer: WeightTracer | None = None, fusion: ShallowFusion | None = None
+                         ) -> list[BeamState]:
     """Consume ``enc_proj [B, T, J]`` for ``B`` streams; at most one symbol per frame per hypothesis.
 
     All hypotheses of all streams share one joiner call and one predictor call per frame.
-    With ``lm`` and a non-zero ``lm_scale`` the top ``max_active_paths`` extensions are chosen
-    by the fused score (see the module docstring).
+    With active ``fusion`` the top ``max_active_paths`` extensions are chosen by the fused score
+    (see the module docstring).
     """
-    fuse = lm is not None and (lm_scale != 0.0 or length_bonus != 0.0)
+    fusion = active_fusion(fusion)
+    fuse = fusion is not None
     batch, frames, _ = enc_proj.shape
     if batch != len(states):
         raise ValueError(f"{batch} streams of encoder frames but {len(states)} beam states")
@@ -157,13 +146,13 @@ def modified_beam_search(model: Transducer, enc_proj: Tensor, states: list[BeamS
         if fuse:
             # LM score of every extension [H, V+1] (blank: the hypothesis's own LM score)
             lm_new = torch.tensor([h.lm_score for h in hyps], dtype=torch.float64)[:, None] + torch.stack(
-                [lm.log_probs(h.tokens) for h in hyps])
-            ranked = scores + lm_scale * lm_new
-            if length_bonus:  # every non-blank column emits one more token
+                [fusion.lm.log_probs(h.tokens) for h in hyps])
+            ranked = scores + fusion.scale * lm_new
+            if fusion.length_bonus:  # every non-blank column emits one more token
                 lengths = torch.tensor([len(h.tokens) for h in hyps], dtype=torch.float64)[:, None]
                 emits = torch.ones(classes, dtype=torch.float64)
                 emits[blank] = 0.0
-                ranked = ranked + length_bonus * (lengths + emits)
+                ranked = ranked + fusion.length_bonus * (lengths + emits)
         else:
             ranked = scores
         chosen: list[list[tuple[int, int, float]]] = []  # per stream: (row, token, score)
@@ -222,7 +211,7 @@ def _materialize(model: Transducer, hyp: BeamHypothesis, tracer: WeightTracer | 
 @torch.no_grad()
 def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int = 4,
                 max_symbols_per_frame: int = 3, tracer: WeightTracer | None = None,
-                lm: NgramLM | None = None, lm_scale: float = 0.0, length_bonus: float = 0.0) -> BeamState:
+                fusion: ShallowFusion | None = None) -> BeamState:
     """Standard transducer beam search (Graves 2012, as in ESPnet/icefall) for one stream.
 
     Per frame: repeatedly expand the most probable unfinished hypothesis ``y*`` (set A):
@@ -230,11 +219,12 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
     The frame ends when B holds ``beam`` hypotheses more probable than A's best (and the
     greedy-path hypothesis has finished the frame). A hypothesis that already emitted
     ``max_symbols_per_frame`` symbols on this frame moves to B as it is. The predictor runs
-    lazily, only for hypotheses that get expanded. With ``lm`` and a non-zero ``lm_scale``
-    "most probable" means the fused score and the expanded tokens are the top fused ones.
+    lazily, only for hypotheses that get expanded. With active ``fusion`` "most probable" means
+    the fused score and the expanded tokens are the top fused ones.
     """
-    fuse = lm is not None and (lm_scale != 0.0 or length_bonus != 0.0)
-    scale, bonus = (lm_scale, length_bonus) if fuse else (0.0, 0.0)
+    fusion = active_fusion(fusion)
+    fuse = fusion is not None
+    rank = _rank_key(fusion)
     if enc_proj.shape[0] != 1:
         raise ValueError("beam_search decodes one stream at a time")
     blank = model.blank_id
@@ -247,7 +237,7 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
             _merge(active, h)
         finished: dict[tuple[int, ...], BeamHypothesis] = {}
         while active:
-            best = max(active.values(), key=lambda h: h.fused(scale, bonus))
+            best = max(active.values(), key=rank)
             del active[best.tokens]
             if best.symbols >= max_symbols_per_frame:
                 _merge(finished, best)
@@ -256,8 +246,8 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
                 log_probs = model.joiner.joint(enc_t, best.pred_proj, tracer).log_softmax(-1)
                 k = min(beam, log_probs.numel() - 1)
                 if fuse:
-                    lm_lp = lm.log_probs(best.tokens)  # [V+1]
-                    index = (log_probs[1:].double() + lm_scale * lm_lp[1:]).topk(k).indices
+                    lm_lp = fusion.lm.log_probs(best.tokens)  # [V+1]
+                    index = (log_probs[1:].double() + fusion.scale * lm_lp[1:]).topk(k).indices
                     values = log_probs[1:][index]
                 else:
                     values, index = log_probs[1:].topk(k)
@@ -274,11 +264,11 @@ def beam_search(model: Transducer, enc_proj: Tensor, state: BeamState, beam: int
                                                   on_greedy_path=best.on_greedy_path and top == i,
                                                   symbols=best.symbols + 1,
                                                   lm_score=best.lm_score + float(lm_lp[i]) if fuse else 0.0))
-            best_active = max((h.fused(scale, bonus) for h in active.values()), default=-math.inf)
-            ahead = sum(1 for h in finished.values() if h.fused(scale, bonus) > best_active)
+            best_active = max((rank(h) for h in active.values()), default=-math.inf)
+            ahead = sum(1 for h in finished.values() if rank(h) > best_active)
             if ahead >= beam and not any(h.on_greedy_path for h in active.values()):
                 break
-        state.hyps = _top_k_protected(list(finished.values()), beam, scale, bonus)
+        state.hyps = _top_k_protected(list(finished.values()), beam, fusion)
         for h in state.hyps:
             _materialize(model, h, tracer)
     state.frames_done += enc_proj.shape[1]

@@ -38,6 +38,7 @@ from torch import Tensor
 
 from memasr.data.audio import DEFAULT_SR, StreamingResampler, to_mono_float
 from memasr.data.features import StreamingLogMel
+from memasr.decode.fusion import ShallowFusion
 from memasr.decode.runtime import METHODS, RuntimeState, StreamingRuntime, stack_runtime_states, \
     unstack_runtime_state
 from memasr.errors import InputError
@@ -216,10 +217,10 @@ class Recognizer:
             raise InputError(f"unknown decoding method {self.config.decoding_method!r}; "
                              f"choose from {', '.join(METHODS)}")
         schedule = parse_schedule(self.config.schedule or model.config.schedule)
-        self.lm = self._load_lm(self.config.lm, tokenizer)
+        lm = self._load_lm(self.config.lm, tokenizer)
+        self.fusion = ShallowFusion(lm, self.config.lm_scale, self.config.length_bonus) if lm is not None else None
         self.runtime = StreamingRuntime(model, schedule, self.config.max_symbols_per_frame,
-                                        self.config.decoding_method, self.config.max_active_paths,
-                                        self.lm, self.config.lm_scale, self.config.length_bonus)
+                                        self.config.decoding_method, self.config.max_active_paths, self.fusion)
         enc = model.config.encoder
         self.feature_config = model.config.features
         self.frame_seconds = enc.total_reduction * enc.stack_stride * self.feature_config.hop_ms / 1000.0

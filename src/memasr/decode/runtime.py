@@ -14,12 +14,13 @@ for ``greedy``, a list of per-stream :class:`BeamState` for the two beam searche
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 import torch
 from torch import Tensor
 
 from memasr.decode.beam import BeamState, beam_search, init_beam_state, modified_beam_search
+from memasr.decode.fusion import ShallowFusion
 from memasr.decode.greedy import (GreedyState, greedy_search, init_greedy_state, stack_greedy_states,
                                   unstack_greedy_state)
 from memasr.errors import InputError
@@ -29,8 +30,6 @@ from memasr.model.state import stack_states, unstack_states
 from memasr.model.tracing import WeightTracer
 from memasr.model.transducer import Transducer
 
-if TYPE_CHECKING:
-    from memasr.lm.ngram import NgramLM
 
 METHODS = ("greedy", "modified_beam_search", "beam_search")
 DecoderState = Union[GreedyState, list[BeamState]]
@@ -68,12 +67,12 @@ def _batch_of(state: RuntimeState) -> int:
 
 class StreamingRuntime:
     """Encoder schedule + search. ``method`` is one of :data:`METHODS`; ``max_active_paths``
-    is the beam width of both beam searches; ``lm`` with ``lm_scale`` is shallow fusion in both
-    (see :mod:`memasr.decode.beam`)."""
+    is the beam width of both beam searches; ``fusion`` (an external LM) is shallow fusion in
+    both (see :mod:`memasr.decode.fusion`)."""
 
     def __init__(self, model: Transducer, schedule: Schedule | str | None = None,
                  max_symbols_per_frame: int = 3, method: str = "greedy", max_active_paths: int = 4,
-                 lm: NgramLM | None = None, lm_scale: float = 0.0, length_bonus: float = 0.0) -> None:
+                 fusion: ShallowFusion | None = None) -> None:
         if isinstance(schedule, str) or schedule is None:
             schedule = parse_schedule(schedule or model.config.schedule)
         reduction = model.encoder.total_reduction
@@ -84,16 +83,11 @@ class StreamingRuntime:
             raise InputError(f"unknown decoding method {method!r}; choose from {', '.join(METHODS)}")
         if max_active_paths < 1 or max_symbols_per_frame < 1:
             raise InputError("max_active_paths and max_symbols_per_frame must be >= 1")
-        if lm is not None and method == "greedy":
-            raise InputError("an external LM needs modified_beam_search or beam_search, not greedy")
-        if lm is not None and lm.vocab_size != model.joiner.output.out_features - 1:
-            raise InputError(f"the language model has {lm.vocab_size} pieces but the model "
-                             f"{model.joiner.output.out_features - 1}; build the LM for this model")
-        if lm_scale < 0:
-            raise InputError(f"lm_scale must be >= 0, got {lm_scale}")
-        self.lm = lm
-        self.lm_scale = lm_scale
-        self.length_bonus = length_bonus
+        if fusion is not None:
+            if method == "greedy":
+                raise InputError("an external LM needs modified_beam_search or beam_search, not greedy")
+            fusion.check_vocabulary(model.joiner.output.out_features - 1)
+        self.fusion = fusion
         self.model = model.eval()
         self.schedule = schedule
         self.max_symbols_per_frame = max_symbols_per_frame
@@ -112,16 +106,15 @@ class StreamingRuntime:
         if self.method == "greedy":
             return greedy_search(self.model, enc_proj, decoder, self.max_symbols_per_frame, tracer)
         if self.method == "modified_beam_search":
-            return modified_beam_search(self.model, enc_proj, decoder, self.max_active_paths, tracer,
-                                        self.lm, self.lm_scale, self.length_bonus)
+            return modified_beam_search(self.model, enc_proj, decoder, self.max_active_paths, tracer, self.fusion)
         return [beam_search(self.model, enc_proj[i:i + 1], s, self.max_active_paths, self.max_symbols_per_frame,
-                            tracer, self.lm, self.lm_scale, self.length_bonus) for i, s in enumerate(decoder)]
+                            tracer, self.fusion) for i, s in enumerate(decoder)]
 
     def best_tokens(self, state: RuntimeState, index: int = 0, final: bool = False
                     ) -> tuple[list[int], list[int], float]:
         """:func:`best_tokens` with this runtime's LM: ``final`` (the stream has ended and every
         frame is decoded) adds the LM's end-of-sentence score before choosing."""
-        return best_tokens(state, index, self.lm, self.lm_scale, final, self.length_bonus)
+        return best_tokens(state, index, self.fusion, final)
 
     @torch.no_grad()
     def process(self, stacked: Tensor, state: RuntimeState, tracer: WeightTracer | None = None) -> RuntimeState:
@@ -147,12 +140,12 @@ class StreamingRuntime:
         return self.process(stacked, state, tracer)
 
 
-def best_tokens(state: RuntimeState, index: int = 0, lm: NgramLM | None = None, lm_scale: float = 0.0,
-                final: bool = False, length_bonus: float = 0.0) -> tuple[list[int], list[int], float]:
+def best_tokens(state: RuntimeState, index: int = 0, fusion: ShallowFusion | None = None,
+                final: bool = False) -> tuple[list[int], list[int], float]:
     """``(tokens, encoder-frame index per token, acoustic score)`` of stream ``index``'s best
-    hypothesis (by the fused score with ``lm``; ``final`` adds its end-of-sentence term)."""
+    hypothesis (by the fused score with ``fusion``; ``final`` adds its end-of-sentence term)."""
     if isinstance(state.decoder, GreedyState):
         h = state.decoder.hyps[index]
         return list(h.tokens), list(h.frames), h.score
-    h = state.decoder[index].best(lm, lm_scale, final, length_bonus)
+    h = state.decoder[index].best(fusion, final)
     return list(h.tokens), list(h.frames), h.score
