@@ -415,3 +415,20 @@ def test_synth_sampler_groups_similar_sizes_and_is_a_function_of_the_step():
     assert next(iter(resumed)) == first[5]
     ranks = [D.SynthBatchSampler(4, 0, r, 2, 10_000, size_of=size, group=8).batch(3) for r in (0, 1)]
     assert not set(ranks[0]) & set(ranks[1])
+
+
+def test_speed_perturbation_trains_and_chains_with_the_channel(corpus, tmp_path):
+    from memasr.data.speed import AugmentChain, SpeedPerturbation
+
+    pytest.importorskip("pyroomacoustics")
+    t = Trainer(_opts(corpus, tmp_path / "speed", speed_perturb=(0.9, 1.1), steps=4))
+    t.setup()
+    t._set_augmenter(0)
+    assert isinstance(t.train_set.augmenter, SpeedPerturbation)  # alone, at full strength from step 0
+    t.opts.augment, t.step = True, 6
+    t.opts.reg_start, t.opts.reg_ramp = 4, 4
+    t._set_augmenter(0)
+    assert isinstance(t.train_set.augmenter, AugmentChain)
+    t.opts.augment, t.step = False, 0
+    result = t.fit()
+    assert result.steps == 4 and all(math.isfinite(x) for _, x in result.losses)

@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help="channel augmentation of training clips: rooms, noise, music, telephone band, codecs "
                           "(memasr.data.augment), ramped in with --reg-start/--reg-ramp")
     opt.add_argument("--augment-scale", type=float, default=1.0, help="multiplies every augmentation probability")
+    opt.add_argument("--speed-perturb", nargs="?", const="0.9,1.1", metavar="LOW,HIGH",
+                     help="speed perturbation of training clips (resampling: tempo and pitch together), factor "
+                          "drawn uniformly from LOW..HIGH for 2 in 3 clips (default 0.9,1.1), from step 0")
     opt.add_argument("--no-spec-augment", action="store_true", help="disable SpecAugment")
     opt.add_argument("--freq-masks", type=int, default=2)
     opt.add_argument("--freq-width", type=int, default=27)
@@ -120,6 +123,7 @@ def options_from_args(args: argparse.Namespace):
         lr_schedule=args.lr_schedule, lr_decay_steps=args.lr_decay_steps, rnnt_weight=args.rnnt_weight,
         loss=args.loss, prune_range=args.prune_range, reg_start=args.reg_start, reg_ramp=args.reg_ramp,
         init_from=args.init_from, augment=args.augment, augment_scale=args.augment_scale,
+        speed_perturb=_factor_range(args.speed_perturb),
         weight_decay=args.weight_decay, clip=args.clip, ctc_weight=args.ctc_weight,
         spec_augment=not args.no_spec_augment, freq_masks=args.freq_masks, freq_width=args.freq_width,
         time_masks=args.time_masks, time_width=args.time_width, seed=args.seed, synth_seed=args.synth_seed,
@@ -158,3 +162,14 @@ def run(args: argparse.Namespace) -> int:
               + (f", dev loss {summary['dev_loss']}, dev WER {100 * summary['dev_wer']:.2f}%" if last_dev else ""))
         print(f"models in {result.out / 'final'} and {result.out / 'best'}")
     return 0
+
+
+def _factor_range(text: str | None) -> tuple[float, float] | None:
+    """``--speed-perturb LOW,HIGH`` as two floats (checked further by the trainer)."""
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--speed-perturb must be LOW,HIGH (two numbers), got {text!r}") from None
+    return low, high

@@ -39,7 +39,8 @@ REASONS = (MISSING, UNREADABLE, EMPTY_TEXT, UNENCODABLE, TOO_SHORT, SYNTH_FAILED
 
 SYNTH_PREFIX = "synth:"
 
-# (audio float32 [n] at 16 kHz, example index) -> audio [n], e.g. memasr.data.augment.ChannelAugmenter
+# (audio float32 [n] at 16 kHz, example index) -> audio [m], e.g. memasr.data.augment.ChannelAugmenter
+# (m == n) or memasr.data.speed.AugmentChain (speed perturbation first: m ~ n / factor)
 Augmenter = Callable[[np.ndarray, int], np.ndarray]
 
 

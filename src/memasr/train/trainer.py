@@ -89,6 +89,7 @@ class TrainOptions:
     init_from: str | None = None  # model directory, run directory or ckpt-*.pt: weights only
     augment: bool = False  # waveform channel augmentation (memasr.data.augment) of training clips
     augment_scale: float = 1.0  # multiplies every augmentation probability (then the ramp does)
+    speed_perturb: tuple[float, float] | None = None  # factor range (memasr.data.speed), from step 0
     spec_augment: bool = True
     freq_masks: int = 2
     freq_width: int = 27
@@ -406,6 +407,10 @@ class Trainer:
             raise InputError("--prune-range must be >= 2, --lr-decay-steps >= 1, --reg-start/--reg-ramp >= 0")
         if not 0 <= o.augment_scale:
             raise InputError(f"--augment-scale must be >= 0, got {o.augment_scale}")
+        if o.speed_perturb is not None:
+            from memasr.data.speed import SpeedPerturbConfig
+
+            SpeedPerturbConfig(factors=tuple(o.speed_perturb)).validate()
         if o.init_from is not None and o.resume is not None:
             raise InputError("--init-from starts a new run; --resume continues one: give only one")
         if o.best_metric not in ("loss", "wer"):
@@ -721,17 +726,24 @@ class Trainer:
     AUGMENT_SEGMENT = 250
 
     def _set_augmenter(self, epoch: int) -> None:
-        """Give the training set the channel augmenter of the current ramp strength (or none)."""
+        """Give the training set its waveform augmenter: speed perturbation (full strength from
+        the start, as in icefall), then the channel augmenter of the current ramp strength."""
         o = self.opts
-        if not o.augment:
-            return
-        from memasr.data.augment import AUGMENTATIONS, ChannelAugmentConfig, ChannelAugmenter
+        from memasr.data.speed import SpeedPerturbation, SpeedPerturbConfig, chain
 
-        scale = o.augment_scale * self.regularization_strength(self.step)
-        base = ChannelAugmentConfig()
-        config = dataclasses.replace(base, **{f"{n}_prob": min(1.0, base.probability(n) * scale)
-                                             for n in AUGMENTATIONS})
-        self.train_set.augmenter = ChannelAugmenter(config, seed=o.seed, epoch=epoch) if config.enabled else None
+        speed = None
+        if o.speed_perturb is not None:
+            speed = SpeedPerturbation(SpeedPerturbConfig(factors=tuple(o.speed_perturb)), seed=o.seed, epoch=epoch)
+        channel = None
+        if o.augment:
+            from memasr.data.augment import AUGMENTATIONS, ChannelAugmentConfig, ChannelAugmenter
+
+            scale = o.augment_scale * self.regularization_strength(self.step)
+            base = ChannelAugmentConfig()
+            config = dataclasses.replace(base, **{f"{n}_prob": min(1.0, base.probability(n) * scale)
+                                                 for n in AUGMENTATIONS})
+            channel = ChannelAugmenter(config, seed=o.seed, epoch=epoch) if config.enabled else None
+        self.train_set.augmenter = chain(speed, channel)
 
     def _batches(self):
         """Yield ``(epoch, batch_in_epoch_after, batch)`` from the current position on, forever."""
@@ -891,6 +903,7 @@ class Trainer:
         meta = {"step": self.step, "epoch": self.epoch, "audio_hours": self.audio_seconds / 3600,
                 "train": o.train, "preset": o.preset, "config_file": o.config, "ctc_weight": o.ctc_weight,
                 "rnnt_weight": o.rnnt_weight, "loss": o.loss, "init_from": o.init_from,
+                "augment": o.augment, "speed_perturb": list(o.speed_perturb) if o.speed_perturb else None,
                 "world_size": self.world, "params": count_parameters(self.model)}
         meta.update(extra or {})
         return meta
