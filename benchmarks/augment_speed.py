@@ -41,6 +41,7 @@ from memasr.atomic import atomic_path, atomic_write  # noqa: E402
 from memasr.data import augment as A  # noqa: E402
 from memasr.data.augment import AugmentPlan, ChannelAugmentConfig, ChannelAugmenter  # noqa: E402
 from memasr.data.features import LogMel  # noqa: E402
+from memasr.data.speed import SpeedPerturbation, SpeedPerturbConfig  # noqa: E402
 
 EXAMPLES = sorted((ROOT / "src" / "memasr" / "examples").glob("*.wav"))
 FIGURE_WAV = ROOT / "src" / "memasr" / "examples" / "librivox-he-was-not-an-ill-disposed-young-man.wav"
@@ -94,6 +95,8 @@ def rows(clip: np.ndarray) -> list[tuple[str, str, Transform]]:
         out.append((f"codec {codec}", f"libsndfile {container}/{subtype} at {rate // 1000} kHz in memory, "
                     f"{kbps(clip, codec)}", only("codec", codecs=(codec,))))
     out += [
+        ("speed perturbation", "soxr HQ resampling by a factor in 0.9..1.1 (length changes; memasr.data.speed)",
+         SpeedPerturbation(SpeedPerturbConfig(prob=1.0), seed=0)),
         ("**default chain**", "ChannelAugmentConfig() defaults", ChannelAugmenter(ChannelAugmentConfig(), seed=0)),
         ("(reference) log-mel features", "what the loader worker computes after augmentation",
          lambda audio, _i: logmel(torch.from_numpy(audio)).numpy()),
