@@ -126,7 +126,7 @@ def test_training_heads_are_averaged_and_warm_start_a_run(tmp_path):
     assert init.tokenizer == tmp_path / "avg" / "tokenizer.model"
 
 
-def test_heads_missing_from_one_input_are_left_out(tmp_path):
+def test_heads_missing_from_one_input_are_left_out(tmp_path, capsys):
     from memasr.model.checkpoint import TRAINING_HEADS_FILE
 
     torch.manual_seed(0)
@@ -136,3 +136,21 @@ def test_heads_missing_from_one_input_are_left_out(tmp_path):
     save_pretrained(model, tmp_path / "b", tok)
     assert main(["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "avg")]) == 0
     assert not (tmp_path / "avg" / TRAINING_HEADS_FILE).exists()
+    assert "ctc_head are missing from some inputs" in capsys.readouterr().out
+
+
+def test_malformed_heads_are_one_line_errors(tmp_path, capsys):
+    from memasr.model.checkpoint import TRAINING_HEADS_FILE
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config())
+    tok = _tokenizer(tmp_path / "tokenizer.model")
+    save_pretrained(model, tmp_path / "a", tok, training_heads={"ctc_head": {"w": torch.ones(2)}})
+    save_pretrained(model, tmp_path / "b", tok, training_heads={"ctc_head": {"w": torch.ones(3)}})
+    assert main(["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "avg")]) == 2
+    err = capsys.readouterr().err
+    assert "training head ctc_head w has shape" in err and len(err.strip().splitlines()) == 1
+    torch.save({"ctc_head": torch.ones(2)}, tmp_path / "b" / TRAINING_HEADS_FILE)  # a tensor, not a state dict
+    assert main(["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "avg")]) == 2
+    err = capsys.readouterr().err
+    assert "usable training head 'ctc_head'" in err and len(err.strip().splitlines()) == 1

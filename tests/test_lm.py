@@ -260,3 +260,10 @@ def test_shallow_fusion_scores_and_checks():
     f = ShallowFusion(lm, 0.5, 1.0)
     assert f.fused(Hyp) == pytest.approx(-3.0 - 1.0 + 2.0)
     assert f.final(Hyp) == pytest.approx(f.fused(Hyp) + 0.5 * lm.final_score((1, 2)))
+
+
+def test_cli_nan_length_bonus_is_refused_before_loading(model_dir, tmp_path, capsys):
+    assert main(["transcribe", "--model", model_dir, str(tmp_path / "u.wav"), "--lm", str(tmp_path / "none.arpa"),
+                 "--length-bonus=nan"]) == 2
+    err = capsys.readouterr().err
+    assert "--length-bonus must be a finite number" in err and len(err.strip().splitlines()) == 1

@@ -430,5 +430,10 @@ def test_speed_perturbation_trains_and_chains_with_the_channel(corpus, tmp_path)
     t._set_augmenter(0)
     assert isinstance(t.train_set.augmenter, AugmentChain)
     t.opts.augment, t.step = False, 0
+    # batches are planned with the perturbed lengths of each epoch
+    speed = t._speed_perturbation(0)
+    frames = t._epoch_frames(0)
+    assert frames == [max(1, round(f / speed.factor(i))) for i, f in enumerate(t.train_frames)]
+    assert frames != t.train_frames and t._epoch_frames(1) != frames
     result = t.fit()
     assert result.steps == 4 and all(math.isfinite(x) for _, x in result.losses)

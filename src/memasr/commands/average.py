@@ -77,4 +77,7 @@ def run(args: argparse.Namespace) -> int:
     steps = ", ".join(str(s) for s in averaged.steps)
     heads = f", training heads {', '.join(sorted(averaged.heads))}" if averaged.heads else ""
     print(f"averaged {len(inputs)} checkpoints (steps {steps}{heads}) into {out}")
+    if averaged.dropped_heads:
+        print(f"note: training heads {', '.join(averaged.dropped_heads)} are missing from some inputs and were "
+              f"left out; --init-from on {out} starts them afresh")
     return 0

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
 from memasr.errors import InputError
+
+if TYPE_CHECKING:  # building the parser imports no torch
+    from memasr.decode.recognizer import RecognizerConfig
 
 # memasr.decode.runtime.METHODS, spelled out so that building the parser imports no torch
 METHODS = ("greedy", "modified_beam_search", "beam_search")
@@ -40,7 +44,7 @@ def choose_method(method: str | None, beam: int | None, lm: str | None) -> str:
     return method or ("modified_beam_search" if (beam or 1) > 1 else "greedy")
 
 
-def decoding_config(args: argparse.Namespace):
+def decoding_config(args: argparse.Namespace) -> RecognizerConfig:
     """The validated :class:`RecognizerConfig` of :func:`add_decoding_arguments`' options
     (endpointing off: both commands decode whole files)."""
     from memasr.decode.recognizer import RecognizerConfig
@@ -51,6 +55,8 @@ def decoding_config(args: argparse.Namespace):
         raise InputError("--max-symbols must be >= 1")
     if args.lm is not None and not (args.lm_scale >= 0 and math.isfinite(args.lm_scale)):
         raise InputError("--lm-scale must be a finite number >= 0")
+    if args.lm is not None and not math.isfinite(args.length_bonus):
+        raise InputError("--length-bonus must be a finite number")
     return RecognizerConfig(schedule=args.schedule, decoding_method=choose_method(args.method, args.beam, args.lm),
                             max_active_paths=args.beam or 4, max_symbols_per_frame=args.max_symbols,
                             enable_endpoint=False, lm=args.lm,

@@ -22,9 +22,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from memasr.commands.decoding import add_decoding_arguments, decoding_config
 from memasr.errors import InputError
+
+if TYPE_CHECKING:  # parsing the command line imports no torch
+    from memasr.decode.recognizer import RecognizerConfig
 
 
 
@@ -68,7 +72,7 @@ def _readable(items, cache: dict, bad: list[tuple[str, str]]):
         cache.pop(item.path, None)
 
 
-def evaluate_model(model_dir: str, manifest: str, config=None, limit: int = 0) -> dict:
+def evaluate_model(model_dir: str, manifest: str, config: RecognizerConfig | None = None, *, limit: int = 0) -> dict:
     """Score a model directory on a manifest with a :class:`RecognizerConfig` (default: greedy;
     endpointing is always off); returns the summary dict that ``--json`` prints, plus ``rows``
     (per utterance) and ``unreadable`` (a list of ``[path, reason]``)."""
@@ -77,6 +81,8 @@ def evaluate_model(model_dir: str, manifest: str, config=None, limit: int = 0) -
     from memasr.decode.recognizer import Recognizer, RecognizerConfig
     from memasr.evaluate import char_score, evaluate_transcriber, manifest_items, streaming_transcriber
 
+    if config is not None and not isinstance(config, RecognizerConfig):
+        raise TypeError(f"evaluate_model: config must be a RecognizerConfig, got {type(config).__name__}")
     config = replace(config or RecognizerConfig(), enable_endpoint=False)
     if limit < 0:
         raise InputError("--limit must be >= 0")

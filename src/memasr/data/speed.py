@@ -6,6 +6,10 @@ A clip of ``n`` samples read as if it had been recorded at ``16000 * factor`` Hz
 speaking rates this shifts the formants like a different vocal tract, which matters here, where
 the training voices are a few dozen synthetic ones.
 
+The trainer plans each epoch's batches with the perturbed lengths (the factor is a pure function
+of seed, epoch and index), so ``--batch-frames`` still bounds a batch. A clip sped up past the
+point where its labels fit (CTC) is skipped and counted, as any too-short clip is.
+
 Unlike the channel effects of :mod:`memasr.data.augment` it changes the clip's length, so it
 runs first: ``AugmentChain(SpeedPerturbation(...), ChannelAugmenter(...))``. Every draw of
 example ``index`` comes from ``numpy.random.default_rng([seed, epoch, index, 1])`` (a stream
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import soxr
@@ -22,6 +27,7 @@ import soxr
 from memasr.errors import InputError
 
 SAMPLE_RATE = 16000
+MIN_FACTOR, MAX_FACTOR = 0.5, 2.0  # beyond these speech is no longer speech-like
 _STREAM = 1  # appended to the rng key: speed draws never coincide with channel-augmentation draws
 
 
@@ -36,14 +42,14 @@ class SpeedPerturbConfig:
         lo, hi = self.factors
         if not 0.0 <= self.prob <= 1.0:
             raise InputError(f"speed perturbation: prob must be in [0, 1], got {self.prob}")
-        if not (math.isfinite(lo) and math.isfinite(hi) and 0.5 <= lo <= hi <= 2.0):
+        if not (math.isfinite(lo) and math.isfinite(hi) and MIN_FACTOR <= lo <= hi <= MAX_FACTOR):
             raise InputError(f"speed perturbation: factors must satisfy 0.5 <= low <= high <= 2, got {self.factors}")
 
 
 def change_speed(audio: np.ndarray, factor: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """``audio [n]`` played ``factor`` times as fast: ``[round(n / factor)]`` float32."""
-    if factor <= 0:
-        raise InputError(f"speed factor must be > 0, got {factor}")
+    if not (math.isfinite(factor) and MIN_FACTOR <= factor <= MAX_FACTOR):
+        raise InputError(f"speed factor must lie in {MIN_FACTOR}..{MAX_FACTOR}, got {factor}")
     x = np.asarray(audio, dtype=np.float32)
     if factor == 1.0 or x.size == 0:
         return x.copy()
@@ -72,11 +78,13 @@ class SpeedPerturbation:
         return change_speed(audio, self.factor(index))
 
 
-class AugmentChain:
-    """Waveform augmenters applied in order (each ``(audio, index) -> audio``); picklable, so
-    data-loader workers get it whole."""
+Augmenter = Callable[[np.ndarray, int], np.ndarray]  # (audio [n], example index) -> audio [m]
 
-    def __init__(self, *stages) -> None:
+
+class AugmentChain:
+    """Waveform augmenters applied in order; picklable, so data-loader workers get it whole."""
+
+    def __init__(self, *stages: Augmenter) -> None:
         self.stages = tuple(stages)
 
     def __call__(self, audio: np.ndarray, index: int) -> np.ndarray:
@@ -85,7 +93,7 @@ class AugmentChain:
         return audio
 
 
-def chain(*stages):
+def chain(*stages: Augmenter | None) -> Augmenter | None:
     """One augmenter from ``stages`` (None entries dropped): None, the single stage, or a chain."""
     kept = [s for s in stages if s is not None]
     if not kept:

@@ -32,6 +32,7 @@ the LM-free code path and the results are bit-identical.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -103,7 +104,7 @@ def _merge(table: dict[tuple[int, ...], BeamHypothesis], hyp: BeamHypothesis) ->
     table[hyp.tokens] = keep
 
 
-def _rank_key(fusion: ShallowFusion | None):
+def _rank_key(fusion: ShallowFusion | None) -> Callable[[BeamHypothesis], float]:
     """Ranking while frames are still to come: the fused score, or the acoustic one."""
     return fusion.fused if fusion is not None else (lambda h: h.score)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence, TypeVar
 
 from memasr.errors import InputError
 
@@ -67,7 +67,10 @@ def active_fusion(fusion: ShallowFusion | None) -> ShallowFusion | None:
     return fusion if fusion is not None and fusion.active else None
 
 
-def best_hypothesis(hyps: Sequence[Scored], fusion: ShallowFusion | None = None, final: bool = False):
+H = TypeVar("H", bound=Scored)
+
+
+def best_hypothesis(hyps: Sequence[H], fusion: ShallowFusion | None = None, final: bool = False) -> H:
     """The highest-scoring hypothesis: by acoustic score without (active) fusion, else by the
     fused score, with the end-of-sentence term when ``final``."""
     fusion = active_fusion(fusion)

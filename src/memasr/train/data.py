@@ -17,13 +17,14 @@ import math
 import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from memasr.data.features import FeatureConfig, LogMel
+from memasr.data.speed import Augmenter  # e.g. ChannelAugmenter, or an AugmentChain with speed perturbation
 from memasr.data.tokenizer import Tokenizer, normalize_text
 from memasr.errors import InputError
 from memasr.model.config import ModelConfig
@@ -39,9 +40,6 @@ REASONS = (MISSING, UNREADABLE, EMPTY_TEXT, UNENCODABLE, TOO_SHORT, SYNTH_FAILED
 
 SYNTH_PREFIX = "synth:"
 
-# (audio float32 [n] at 16 kHz, example index) -> audio [m], e.g. memasr.data.augment.ChannelAugmenter
-# (m == n) or memasr.data.speed.AugmentChain (speed perturbation first: m ~ n / factor)
-Augmenter = Callable[[np.ndarray, int], np.ndarray]
 
 
 def encoder_frames(config: ModelConfig, feature_frames: int) -> int:

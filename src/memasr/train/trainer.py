@@ -706,8 +706,34 @@ class Trainer:
     def _epoch_plan(self, epoch: int) -> list[list[int]]:
         """This rank's batches of ``epoch`` (manifest training)."""
         o = self.opts
-        batches = D.bucket_batches(self.train_frames, o.batch_frames, o.seed, epoch, self.train_tokens, o.batch_tokens)
+        batches = D.bucket_batches(self._epoch_frames(epoch), o.batch_frames, o.seed, epoch, self.train_tokens,
+                                   o.batch_tokens)
         return D.shard_batches(batches, self.rank, self.world)
+
+    def _epoch_frames(self, epoch: int) -> list[int]:
+        """Feature frames of every training clip in ``epoch``: with speed perturbation, as the
+        factor drawn for that epoch makes them (a pure function of seed, epoch and index), so
+        the frame budget of a batch holds for the perturbed clips too."""
+        speed = self._speed_perturbation(epoch)
+        if speed is None:
+            return self.train_frames
+        cached = getattr(self, "_frames_of_epoch", None)
+        if cached is None or cached[0] != epoch:
+            frames = [max(1, round(f / speed.factor(i))) for i, f in enumerate(self.train_frames)]
+            self._frames_of_epoch = cached = (epoch, frames)
+        return cached[1]
+
+    def _speed_perturbation(self, epoch: int):
+        """The speed perturbation of ``epoch`` (None when off). On-the-fly synthesis numbers its
+        examples by step, so there every index is new and the epoch stays 0: a resumed run then
+        draws what an uninterrupted one would."""
+        o = self.opts
+        if o.speed_perturb is None:
+            return None
+        from memasr.data.speed import SpeedPerturbation, SpeedPerturbConfig
+
+        return SpeedPerturbation(SpeedPerturbConfig(factors=tuple(o.speed_perturb)), seed=o.seed,
+                                 epoch=0 if o.is_synth else epoch)
 
     def _epoch_batches(self, epoch: int) -> int:
         return len(self._epoch_plan(epoch))
@@ -729,11 +755,8 @@ class Trainer:
         """Give the training set its waveform augmenter: speed perturbation (full strength from
         the start, as in icefall), then the channel augmenter of the current ramp strength."""
         o = self.opts
-        from memasr.data.speed import SpeedPerturbation, SpeedPerturbConfig, chain
+        from memasr.data.speed import chain
 
-        speed = None
-        if o.speed_perturb is not None:
-            speed = SpeedPerturbation(SpeedPerturbConfig(factors=tuple(o.speed_perturb)), seed=o.seed, epoch=epoch)
         channel = None
         if o.augment:
             from memasr.data.augment import AUGMENTATIONS, ChannelAugmentConfig, ChannelAugmenter
@@ -743,7 +766,7 @@ class Trainer:
             config = dataclasses.replace(base, **{f"{n}_prob": min(1.0, base.probability(n) * scale)
                                                  for n in AUGMENTATIONS})
             channel = ChannelAugmenter(config, seed=o.seed, epoch=epoch) if config.enabled else None
-        self.train_set.augmenter = chain(speed, channel)
+        self.train_set.augmenter = chain(self._speed_perturbation(epoch), channel)
 
     def _batches(self):
         """Yield ``(epoch, batch_in_epoch_after, batch)`` from the current position on, forever."""
@@ -765,7 +788,7 @@ class Trainer:
         while True:
             batches = self._epoch_plan(epoch)
             if start == 0:
-                self.log(f"epoch {epoch}: {len(batches)} batches, padding {100 * D.padding_waste(batches, self.train_frames):.1f}% "
+                self.log(f"epoch {epoch}: {len(batches)} batches, padding {100 * D.padding_waste(batches, self._epoch_frames(epoch)):.1f}% "
                          f"of frames, {100 * D.padding_waste(batches, self.train_tokens):.1f}% of tokens")
             if start >= len(batches):
                 epoch, start = epoch + 1, 0
