@@ -60,6 +60,25 @@ def test_kneser_ney_sums_to_one(tok, order):
             assert lm.score(hist, t) == pytest.approx(float(v[t]), abs=1e-12)
 
 
+@pytest.mark.parametrize("order,min_count", [(2, 2), (3, 2), (4, 3)])
+def test_pruned_lm_is_smaller_and_still_sums_to_one(tok, order, min_count):
+    text = TEXTS + TEXTS[:3] + ["the cat ate the mat"]  # some n-grams seen once, some more often
+    full = NgramLM.train(text, tok, order)
+    pruned = NgramLM.train(text, tok, order, min_count)
+    assert len(pruned.probs) < len(full.probs)
+    assert all(pruned.probs[g] == full.probs[g] for g in pruned.probs)  # kept n-grams keep their estimate
+    assert all(g[:-1] in pruned.probs or len(g) == 1 or g[:-1] == (0,) for g in pruned.probs)  # prefixes kept
+    for text in HISTORIES + ["the cat ate", "two in the"]:
+        hist = tok.encode(text)
+        v = pruned.log_probs(hist)
+        total = v[1:].exp().sum().item() + math.exp(pruned.final_score(hist))
+        assert total == pytest.approx(1.0, abs=1e-9)
+    assert pruned.sentence_score(tok.encode("the cat sat on the mat")) > pruned.sentence_score(
+        tok.encode("mat the on sat cat the"))
+    with pytest.raises(InputError, match="minimum n-gram count"):
+        NgramLM.train(TEXTS, tok, 3, 0)
+
+
 def test_lm_prefers_training_text(tok):
     lm = NgramLM.train(TEXTS, tok, 3)
     assert lm.sentence_score(tok.encode("the heart of the matter")) > lm.sentence_score(tok.encode("the hart of"
@@ -267,3 +286,39 @@ def test_cli_nan_length_bonus_is_refused_before_loading(model_dir, tmp_path, cap
                  "--length-bonus=nan"]) == 2
     err = capsys.readouterr().err
     assert "--length-bonus must be a finite number" in err and len(err.strip().splitlines()) == 1
+
+
+def test_gzip_arpa_and_the_models_own_lm(tok, model_dir, tmp_path, capsys):
+    """``.arpa.gz`` reads and writes like ARPA text; ``--lm model`` uses the model folder's lm.arpa.gz."""
+    import shutil
+
+    from memasr.model.checkpoint import LM_FILE
+
+    lm = NgramLM.train(TEXTS, tok, 3, min_count=2)
+    plain, packed = lm.write_arpa(tmp_path / "lm.arpa"), lm.write_arpa(tmp_path / "lm.arpa.gz")
+    assert packed.read_bytes()[:2] == b"\x1f\x8b" and packed.stat().st_size < plain.stat().st_size
+    assert packed.read_bytes() == lm.write_arpa(tmp_path / "again.arpa.gz").read_bytes()  # reproducible
+    back = NgramLM.read_arpa(packed, tok)
+    assert back.probs.keys() == lm.probs.keys()
+    (tmp_path / "bad.arpa.gz").write_bytes(packed.read_bytes()[:40])  # truncated
+    with pytest.raises(InputError, match="cannot read the ARPA file"):
+        NgramLM.read_arpa(tmp_path / "bad.arpa.gz", tok)
+
+    with_lm = tmp_path / "with-lm"
+    shutil.copytree(model_dir, with_lm)
+    audio = speechlike(0.8, seed=3)
+    wav = tmp_path / "u.wav"
+    import soundfile as sf
+
+    sf.write(str(wav), audio, 16000)
+    assert main(["transcribe", "--model", model_dir, str(wav), "--lm", "model"]) == 2
+    err = capsys.readouterr().err
+    assert "ships no language model (lm.arpa.gz)" in err and len(err.strip().splitlines()) == 1
+    shutil.copy(packed, with_lm / LM_FILE)
+    assert main(["transcribe", "--model", str(with_lm), str(wav), "--lm", "model", "--json"]) == 0
+    by_name = Recognizer.from_pretrained(with_lm, RecognizerConfig(decoding_method="modified_beam_search",
+                                                                    lm="model", lm_scale=0.5))
+    by_path = Recognizer.from_pretrained(with_lm, RecognizerConfig(decoding_method="modified_beam_search",
+                                                                    lm=str(packed), lm_scale=0.5))
+    assert by_name.get_result(decode_all(by_name, audio)).token_ids == by_path.get_result(
+        decode_all(by_path, audio)).token_ids

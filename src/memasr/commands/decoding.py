@@ -24,8 +24,10 @@ def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", type=int, help="beam width / max active paths (default 4); "
                    "K > 1 without --method selects modified_beam_search")
     p.add_argument("--max-symbols", type=int, default=3, help="max symbols per frame (default 3)")
-    p.add_argument("--lm", metavar="FILE.arpa", help="n-gram LM over the model's pieces (memasr lm) for shallow "
-                   "fusion; implies modified_beam_search (beam 4) unless --method beam_search")
+    p.add_argument("--lm", metavar="FILE.arpa[.gz]|model",
+                   help="n-gram LM over the model's pieces (memasr lm) for shallow fusion, or 'model' for the "
+                        "LM shipped in the model directory (lm.arpa.gz; the bundled default has one); implies "
+                        "modified_beam_search (beam 4) unless --method beam_search")
     p.add_argument("--lm-scale", type=float, default=0.2, metavar="S",
                    help="weight of the LM log-probability with --lm (default 0.2)")
     p.add_argument("--length-bonus", type=float, default=1.0, metavar="B",

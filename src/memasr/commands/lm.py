@@ -33,18 +33,24 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", default=[], metavar="M.jsonl",
                    help="drop sentences that occur in this manifest or text file (repeatable)")
     p.add_argument("--order", type=int, default=4, help="n-gram order (default 4)")
+    p.add_argument("--prune", type=int, default=1, metavar="N",
+                   help="drop n-grams of order 2 and up seen fewer than N times, renormalising the backoffs "
+                        "(kenlm's --prune; default 1: keep all). Shrinks the file several-fold")
     p.add_argument("--out", required=True, metavar="FILE.arpa", help="output ARPA file")
     p.set_defaults(func=run)
     return p
 
 
-def build_lm(model_dir: str, texts: list[str], order: int = 4, exclude: list[str] | None = None):
+def build_lm(model_dir: str, texts: list[str], order: int = 4, exclude: list[str] | None = None,
+             min_count: int = 1):
     """``(lm, sentences used, sentences excluded)`` from the text sources, minus the excluded ones."""
     from memasr.data.tokenizer import Tokenizer
     from memasr.lm.ngram import NgramLM, read_sentences
 
     if not 1 <= order <= 10:
         raise InputError(f"--order must be between 1 and 10, got {order}")
+    if min_count < 1:
+        raise InputError(f"--prune must be >= 1, got {min_count}")
     if not os.path.isdir(model_dir):
         raise InputError(f"model directory not found: {model_dir}")
     tokenizer = Tokenizer.load(model_dir)
@@ -62,13 +68,13 @@ def build_lm(model_dir: str, texts: list[str], order: int = 4, exclude: list[str
     if not sentences:
         raise InputError("no training text left" + (f" after excluding {dropped} sentences" if dropped else
                                                      " (the --text sources are empty)"))
-    return NgramLM.train(sentences, tokenizer, order), len(sentences), dropped
+    return NgramLM.train(sentences, tokenizer, order, min_count), len(sentences), dropped
 
 
 def run(args: argparse.Namespace) -> int:
     if os.path.isdir(args.out):
         raise InputError(f"--out must be a file path, {args.out} is a folder")
-    lm, used, dropped = build_lm(args.model, args.text, args.order, args.exclude)
+    lm, used, dropped = build_lm(args.model, args.text, args.order, args.exclude, args.prune)
     try:
         out = lm.write_arpa(args.out)
     except OSError as exc:

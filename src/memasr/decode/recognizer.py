@@ -27,6 +27,7 @@ pads a whole utterance, so streaming decoding equals full-utterance decoding.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from memasr.lm.ngram import NgramLM
 
 DEFAULT_MODEL_DIR = "pretrained/default"
+MODEL_LM = "model"  # RecognizerConfig.lm / --lm value: the LM file shipped in the model directory
 
 
 @dataclass
@@ -90,8 +92,9 @@ class RecognizerConfig:
     max_symbols_per_frame: int = 3
     enable_endpoint: bool = True
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    # shallow fusion (beam searches only): an ARPA n-gram over the model's pieces (path, or a
-    # loaded memasr.lm.NgramLM) and its weight; see memasr.decode.beam
+    # shallow fusion (beam searches only): an ARPA n-gram over the model's pieces (path, a
+    # loaded memasr.lm.NgramLM, or MODEL_LM for the one shipped in the model directory) and its
+    # weight; see memasr.decode.fusion
     lm: str | NgramLM | None = None
     lm_scale: float = 0.0
     length_bonus: float = 0.0  # with an LM: added to the fused score per emitted token
@@ -230,6 +233,8 @@ class Recognizer:
         """``config.lm`` (None, an ARPA path or an ``NgramLM``) checked against the tokenizer."""
         if lm is None:
             return None
+        if lm == MODEL_LM:
+            raise InputError(f"lm={MODEL_LM!r} (the model's own LM) needs Recognizer.from_pretrained")
         from memasr.lm.ngram import NgramLM
 
         if tokenizer is None:
@@ -252,6 +257,14 @@ class Recognizer:
                                  "(e.g. --model DIR, as written by `memasr train`)")
             directory = Path(str(bundled))
         model, tokenizer = load_pretrained(directory)
+        if config is not None and config.lm == MODEL_LM:
+            from memasr.model.checkpoint import LM_FILE
+
+            shipped = Path(directory) / LM_FILE
+            if not shipped.is_file():
+                raise InputError(f"{directory} ships no language model ({LM_FILE}); give --lm an ARPA file "
+                                 f"(memasr lm builds one)")
+            config = dataclasses.replace(config, lm=str(shipped))
         return cls(model, tokenizer, config)
 
     @property

@@ -19,6 +19,7 @@ blank id, never a token of a hypothesis) and ``</s>`` is ``vocab_size + 1``.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -51,6 +52,40 @@ def _discounts(counts: Iterable[int]) -> tuple[float, float, float]:
     if not all(0 < dk < k for k, dk in enumerate(d, start=1)):
         return _FALLBACK_DISCOUNTS
     return d
+
+
+def _backoff_log_prob(probs: dict, backoffs: dict, ctx: tuple[int, ...], word: int) -> float:
+    """Natural-log ``p(word | ctx)`` of a backoff model (every unigram present)."""
+    weight = 0.0
+    for start in range(len(ctx) + 1):
+        lp = probs.get(ctx[start:] + (word,))
+        if lp is not None:
+            return weight + lp
+        weight += backoffs.get(ctx[start:], 0.0)
+    raise KeyError(word)  # unreachable: train() gives every word a unigram
+
+
+def _prune(probs: dict, backoffs: dict, raw: list[Counter], order: int, min_count: int) -> tuple[dict, dict]:
+    """Drop n-grams (order >= 2) with fewer than ``min_count`` raw counts and renormalise.
+
+    Raw counts never grow when an n-gram is extended, so every kept n-gram keeps its prefix and
+    suffix. Orders are done bottom-up, so the lower-order distribution a context backs off to is
+    already final: ``bo(h) = (1 - sum_kept p(w | h)) / (1 - sum_kept p(w | h'))``."""
+    kept = {g: lp for g, lp in probs.items() if len(g) == 1 or raw[len(g)][g] >= min_count}
+    children: dict[tuple[int, ...], list[tuple[int, ...]]] = defaultdict(list)
+    for g in kept:
+        if len(g) > 1:
+            children[g[:-1]].append(g)
+    new_backoffs: dict[tuple[int, ...], float] = {}
+    for n in range(1, order):
+        for h in [h for h in backoffs if len(h) == n and h in kept]:
+            grams = children.get(h)
+            if not grams:
+                continue  # no word kept after h: it backs off with weight 1
+            seen = sum(math.exp(kept[g]) for g in grams)
+            lower = sum(math.exp(_backoff_log_prob(kept, new_backoffs, h[1:], g[-1])) for g in grams)
+            new_backoffs[h] = math.log(max(1.0 - seen, 1e-12) / max(1.0 - lower, 1e-12))
+    return kept, new_backoffs
 
 
 class NgramLM:
@@ -172,11 +207,17 @@ class NgramLM:
     # ---- training --------------------------------------------------------------------
 
     @classmethod
-    def train(cls, sentences: Iterable[str], tokenizer: Tokenizer, order: int = 4) -> "NgramLM":
+    def train(cls, sentences: Iterable[str], tokenizer: Tokenizer, order: int = 4, min_count: int = 1) -> "NgramLM":
         """Interpolated modified Kneser-Ney from ``sentences`` (normalised and encoded with
-        ``tokenizer``); raises :class:`InputError` when no sentence has any token."""
+        ``tokenizer``); raises :class:`InputError` when no sentence has any token.
+
+        ``min_count`` > 1 prunes (kenlm's ``--prune``): n-grams of order 2 and up seen fewer
+        times are dropped after estimation and every backoff weight is recomputed so that each
+        context's distribution still sums to one (SRILM's renormalisation)."""
         if not 1 <= order <= 10:
             raise InputError(f"n-gram order must be between 1 and 10, got {order}")
+        if min_count < 1:
+            raise InputError(f"the minimum n-gram count must be >= 1, got {min_count}")
         vocab = tokenizer.vocab_size
         bos, eos = 0, vocab + 1
         raw: list[Counter] = [Counter() for _ in range(order + 1)]  # raw[n]: n-grams ending at a predicted word
@@ -223,6 +264,8 @@ class NgramLM:
                 h = g[:-1]
                 lower = math.exp(probs[g[1:]])  # every suffix of a seen n-gram was seen
                 probs[g] = math.log((a - min(d[min(a, 3) - 1], a)) / tot[h] + mass[h] / tot[h] * lower)
+        if min_count > 1:
+            probs, backoffs = _prune(probs, backoffs, raw, order, min_count)
         pieces = [tokenizer.id_to_piece(i) for i in range(1, vocab + 1)]
         return cls(order, pieces, probs, backoffs)
 
@@ -232,7 +275,8 @@ class NgramLM:
         return BOS_WORD if i == self.bos_id else EOS_WORD if i == self.eos_id else self.pieces[i - 1]
 
     def write_arpa(self, path: str | os.PathLike) -> Path:
-        """Write the standard ARPA text format (log10), atomically (temp file + rename)."""
+        """Write the standard ARPA text format (log10), atomically (temp file + rename);
+        gzip-compressed when the name ends in ``.gz`` (about 3.5x smaller)."""
         by_order: list[list[tuple[int, ...]]] = [[] for _ in range(self.order + 1)]
         for g in self.probs:
             by_order[len(g)].append(g)
@@ -249,8 +293,11 @@ class NgramLM:
                 lines.append(line)
         lines += ["", "\\end\\", ""]
         out = Path(path)
+        data = "\n".join(lines).encode("utf-8")
+        if out.suffix == ".gz":
+            data = gzip.compress(data, compresslevel=9, mtime=0)  # mtime 0: same model, same bytes
         with atomic_write(out, "wb") as fh:  # temp file + os.replace
-            fh.write("\n".join(lines).encode("utf-8"))
+            fh.write(data)
         return out
 
     @classmethod
@@ -258,7 +305,7 @@ class NgramLM:
         """Read an ARPA file whose words are ``tokenizer``'s pieces (plus ``<s>``, ``</s>``).
 
         A word that is not a piece of ``tokenizer`` (an LM of another model, or over
-        words) is an :class:`InputError`."""
+        words) is an :class:`InputError`. A name ending in ``.gz`` is read through gzip."""
         p = Path(path)
         if not p.is_file():
             raise InputError(f"language model not found: {p}")
@@ -271,7 +318,7 @@ class NgramLM:
         unknown: list[str] = []
         section = None  # None: before \data\; 0: in \data\; n: in \n-grams:
         try:
-            with p.open(encoding="utf-8") as f:
+            with (gzip.open(p, "rt", encoding="utf-8") if p.suffix == ".gz" else p.open(encoding="utf-8")) as f:
                 for lineno, line in enumerate(f, start=1):
                     line = line.strip()
                     if not line:
@@ -302,6 +349,8 @@ class NgramLM:
                             backoffs[gram] = float(fields[-1]) * LN10
         except UnicodeDecodeError:
             raise InputError(f"{p}: not a text ARPA file (binary LMs are not supported)") from None
+        except (OSError, EOFError) as exc:  # a damaged or truncated .gz
+            raise InputError(f"{p}: cannot read the ARPA file ({exc or type(exc).__name__})") from None
         except ValueError as exc:
             if isinstance(exc, InputError):
                 raise

@@ -23,6 +23,7 @@ TOKENIZER_FILE = "tokenizer.model"
 META_FILE = "meta.json"
 
 
+LM_FILE = "lm.arpa.gz"  # optional n-gram LM over the model's pieces (memasr lm), for --lm model
 TRAINING_HEADS_FILE = "training_heads.pt"  # training-only weights (CTC head...): --init-from reads them
 
 
