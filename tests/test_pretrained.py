@@ -64,3 +64,15 @@ def test_resampled_and_stereo_input_give_the_same_tokens(recognizer, rate, chann
 
         ref_s, got_s = " ".join(map(str, reference)), " ".join(map(str, got))
         assert jiwer.wer(ref_s, got_s) <= (0.3 if rate == 8000 else 0.15)
+
+
+def test_demo_also_decodes_with_the_shipped_lm(capsys):
+    """The default folder ships lm.arpa.gz: the demo prints a beam + LM line per example."""
+    from memasr.cli import main
+    from memasr.model.checkpoint import LM_FILE
+
+    assert (bundled_model_dir() / LM_FILE).is_file()
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    examples = [p for p in bundled_examples_dir().iterdir() if p.suffix == ".wav"]
+    assert out.count("beam 4 + shipped LM:") == len(examples)

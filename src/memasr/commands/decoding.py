@@ -6,6 +6,7 @@ import argparse
 import math
 from typing import TYPE_CHECKING
 
+from memasr.decode.fusion import DEFAULT_LENGTH_BONUS, DEFAULT_LM_SCALE  # torch-free
 from memasr.errors import InputError
 
 if TYPE_CHECKING:  # building the parser imports no torch
@@ -28,11 +29,11 @@ def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
                    help="n-gram LM over the model's pieces (memasr lm) for shallow fusion, or 'model' for the "
                         "LM shipped in the model directory (lm.arpa.gz; the bundled default has one); implies "
                         "modified_beam_search (beam 4) unless --method beam_search")
-    p.add_argument("--lm-scale", type=float, default=0.2, metavar="S",
-                   help="weight of the LM log-probability with --lm (default 0.2)")
-    p.add_argument("--length-bonus", type=float, default=1.0, metavar="B",
+    p.add_argument("--lm-scale", type=float, default=DEFAULT_LM_SCALE, metavar="S",
+                   help=f"weight of the LM log-probability with --lm (default {DEFAULT_LM_SCALE})")
+    p.add_argument("--length-bonus", type=float, default=DEFAULT_LENGTH_BONUS, metavar="B",
                    help="with --lm: bonus per emitted token in the fused score, against the deletions the LM's "
-                   "per-token cost causes (default 1.0; both defaults chosen on corpus dev, "
+                   f"per-token cost causes (default {DEFAULT_LENGTH_BONUS}; both defaults chosen on corpus dev, "
                    "docs/results/lm_fusion.md)")
 
 

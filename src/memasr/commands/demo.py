@@ -2,7 +2,9 @@
 
 With the bundled trained model it transcribes the bundled example files, printing
 text, real-time factor and the off-chip bytes per second traced on that very run,
-next to what paper-baseline and small-baseline would need for the same audio.
+next to what paper-baseline and small-baseline would need for the same audio. When the
+model folder ships an n-gram LM (lm.arpa.gz), each file is also decoded with beam search
+and shallow fusion (``--lm model``), the most accurate setting.
 Without a bundled model it prints the analyzer comparison of paper-baseline
 against paper-optimized.
 """
@@ -53,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
         print("\n(no trained model is bundled: `memasr demo` shows the analyzer comparison)")
         return 0
     from memasr.commands.transcribe import trace_figures, transcribe_file
-    from memasr.decode.recognizer import Recognizer
+    from memasr.decode.fusion import DEFAULT_LENGTH_BONUS, DEFAULT_LM_SCALE
+    from memasr.decode.recognizer import MODEL_LM, Recognizer, RecognizerConfig
     from memasr.memory.trace import TraceRecorder
+    from memasr.model.checkpoint import LM_FILE
 
     from memasr.errors import InputError
 
@@ -66,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise InputError(f"no audio files (.wav, .flac, .ogg) in {folder}")
     recognizer = Recognizer.from_pretrained(model_dir)
+    fused = None
+    if (model_dir / LM_FILE).is_file():
+        fused = Recognizer.from_pretrained(model_dir, RecognizerConfig(decoding_method="modified_beam_search",
+                                                                       lm=MODEL_LM, lm_scale=DEFAULT_LM_SCALE,
+                                                                       length_bonus=DEFAULT_LENGTH_BONUS))
     name = recognizer.model.config.name
     print(f"model: bundled {name} ({sum(p.numel() for p in recognizer.model.parameters()):,} params), "
           f"schedule {recognizer.schedule}, profile {profile.name}\n")
@@ -89,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path.name} ({seconds:.1f} s): {result.text}")
         print(f"    RTF {wall / seconds:.3f} | traced off-chip {figures['offchip_bytes_per_s'] / 1e6:.3f} MB/s "
               f"| {figures['token_rate']:.1f} tokens/s")
+        if fused is not None:
+            print(f"    beam 4 + shipped LM: {transcribe_file(fused, str(path))[0].text}")
     from memasr.memory.workload import OperatingPoint
 
     op = OperatingPoint(token_rate=sum(token_rates) / max(len(token_rates), 1))

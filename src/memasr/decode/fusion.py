@@ -21,6 +21,10 @@ from memasr.errors import InputError
 if TYPE_CHECKING:  # decoding without an LM never imports it
     from memasr.lm.ngram import NgramLM
 
+# chosen on corpus dev (docs/results/lm_fusion.md); --lm-scale / --length-bonus defaults
+DEFAULT_LM_SCALE = 0.2
+DEFAULT_LENGTH_BONUS = 1.0
+
 
 class Scored(Protocol):
     tokens: tuple[int, ...]
