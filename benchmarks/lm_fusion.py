@@ -9,6 +9,8 @@ Writes a markdown table (default ``docs/results/lm_fusion.md``) with the exact c
     .venv/bin/python benchmarks/lm_fusion.py --model DIR --lm lm.arpa \\
         --manifest data/corpus/test.jsonl --manifest data/real-dev.jsonl --limit 200 \\
         --scales 0.1,0.2,0.3 --out docs/results/lm_fusion.md
+    # several LMs side by side (e.g. unpruned against pruned): --lm NAME=FILE, repeated
+    .venv/bin/python benchmarks/lm_fusion.py --model DIR --lm '4-gram=lm4.arpa' --lm '3-gram, pruned=lm.arpa.gz' ...
 
 Every configuration decodes the same first ``--limit`` rows of each manifest through the
 streaming recognizer (``memasr eval``'s path, 100 ms blocks, one thread by default).
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402
 
+from memasr.atomic import atomic_write  # noqa: E402
 from memasr.commands.eval import evaluate_model  # noqa: E402
 from memasr.decode.recognizer import RecognizerConfig  # noqa: E402
 from memasr.data.tokenizer import Tokenizer  # noqa: E402
@@ -38,7 +41,8 @@ from memasr.lm.ngram import NgramLM  # noqa: E402
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--lm", required=True, metavar="FILE.arpa", help="ARPA LM over the model's pieces (memasr lm)")
+    p.add_argument("--lm", required=True, action="append", metavar="[NAME=]FILE.arpa[.gz]",
+                   help="ARPA LM over the model's pieces (memasr lm); repeat to compare several")
     p.add_argument("--manifest", required=True, action="append", metavar="M.jsonl")
     p.add_argument("--limit", type=int, default=200, metavar="N", help="first N rows of each manifest (0 = all)")
     p.add_argument("--scales", default="0.1,0.2,0.3,0.5", help="comma-separated LM scales")
@@ -60,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("--scales and --bonuses must be comma-separated numbers") from None
     torch.set_num_threads(args.threads)
     started = time.time()
-    lm = NgramLM.read_arpa(args.lm, Tokenizer.load(args.model))  # InputError on a mismatch
+    tokenizer = Tokenizer.load(args.model)
+    lms = []  # (name, path, loaded LM)
+    for spec in args.lm:
+        name, sep, path = spec.partition("=")
+        path = path if sep else name
+        lms.append((name if sep else Path(path).name, Path(path), NgramLM.read_arpa(path, tokenizer)))
     configs = [("greedy", "greedy", None, 0.0, 0.0), (f"beam {args.beam}", "modified_beam_search", None, 0.0, 0.0)]
-    configs += [(f"beam {args.beam} + LM {s:g}" + (f", bonus {b:g}" if b else ""), "modified_beam_search", lm, s, b)
-                for b in bonuses for s in scales]
+    configs += [(f"beam {args.beam} + " + (f"{name} " if len(lms) > 1 else "") + f"LM {s:g}"
+                 + (f", bonus {b:g}" if b else ""), "modified_beam_search", lm, s, b)
+                for name, _, lm in lms for b in bonuses for s in scales]
     rows = []
     for manifest in args.manifest:
         for name, method, use_lm, scale, bonus in configs:
@@ -80,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"{(time.time() - started) / 60:.1f} min, torch {torch.__version__}, `torch.set_num_threads({args.threads})`, "
         f"CPU: {platform.machine()} (shared machine: RTF figures are noisy and only comparable within this table).", "",
-        f"Model `{args.model}`; LM `{args.lm}`: order {lm.order} over {lm.vocab_size} pieces, "
-        f"{len(lm.probs)} n-grams. " + args.note, "",
+        f"Model `{args.model}`. " + args.note, "",
+        "| LM | file | order | n-grams | file size |", "|---|---|---:|---:|---:|",
+        *[f"| {name} | `{path}` | {lm.order} | {len(lm.probs):,} | {path.stat().st_size / 1e6:.1f} MB |"
+          for name, path, lm in lms], "",
         f"First {args.limit or 'all'} rows of each manifest, streamed in 100 ms blocks (`memasr eval`'s path). "
         "Fused score = acoustic + scale x LM log-probability per token (+ bonus per token), plus scale x "
         "log p(</s>) at the end.", "",
@@ -97,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append("")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines), encoding="utf-8")
+    with atomic_write(out, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
     print(f"wrote {out}")
     return 0
 
