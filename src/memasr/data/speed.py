@@ -43,7 +43,8 @@ class SpeedPerturbConfig:
         if not 0.0 <= self.prob <= 1.0:
             raise InputError(f"speed perturbation: prob must be in [0, 1], got {self.prob}")
         if not (math.isfinite(lo) and math.isfinite(hi) and MIN_FACTOR <= lo <= hi <= MAX_FACTOR):
-            raise InputError(f"speed perturbation: factors must satisfy 0.5 <= low <= high <= 2, got {self.factors}")
+            raise InputError(f"speed perturbation: factors must satisfy {MIN_FACTOR} <= low <= high <= {MAX_FACTOR}, "
+                             f"got {self.factors}")
 
 
 def change_speed(audio: np.ndarray, factor: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
