@@ -23,11 +23,13 @@ threshold does not transcribe again.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -37,7 +39,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from memasr.atomic import atomic_write  # noqa: E402
-from memasr.data import evalsets  # noqa: E402
+from memasr.data import evalsets, gamespeech  # noqa: E402
 from memasr.data.audio import load_audio  # noqa: E402
 from memasr.data.text import default_cache_dir  # noqa: E402
 from memasr.data.tokenizer import normalize_text  # noqa: E402
@@ -60,6 +62,8 @@ HEDGEWARS_OTHER_LANGUAGE = ("_es", "_pl", "_ru", "_uk", "_de", "_fr", "_it", "_p
 # --all labels every English voice pack and every warzone2100 voice folder (about 1,000 clips).
 HEDGEWARS_PACKS = ("British", "Classic", "Default")
 WARZONE_FOLDERS = ("audio/memressp/",)
+# drascula's lines are the script's where Whisper's text is this close to it (actors paraphrase)
+MAX_SCRIPT_WER = 0.25
 
 
 class Whisper:
@@ -75,11 +79,12 @@ class Whisper:
     WINDOW_S = 28.0
     GAP_S = 3.0
 
-    def __init__(self, cache: Path, threads: int = 2) -> None:
+    def __init__(self, cache: Path, threads: int = 2, gap: float = GAP_S) -> None:
         from faster_whisper import WhisperModel
 
         self.model = WhisperModel(str(whisper_base_dir()), device="cpu", compute_type="int8", cpu_threads=threads)
         self.cache_path = cache
+        self.gap = gap
         self.cache: dict[str, dict] = {}
         if cache.is_file():
             for line in cache.read_text(encoding="utf-8").splitlines():
@@ -87,17 +92,20 @@ class Whisper:
                 self.cache[row["key"]] = row
 
     def transcribe(self, clips: list[tuple[str, str, np.ndarray]], language: str | None = None,
-                   pack: bool = False) -> dict[str, dict]:
+                   pack: bool = False, deadline: float | None = None) -> dict[str, dict]:
         """{clip key: row} for ``(group, key, 16 kHz samples [N])`` clips; rows hold ``text``,
         ``avg_logprob`` (mean log-probability of the clip's words), ``no_speech_prob``,
-        ``language`` and ``language_probability``. Without ``pack`` every clip is alone."""
-        suffix = f"|{language or 'detect'}|{'pack' if pack else 'alone'}"
+        ``language`` and ``language_probability``. Without ``pack`` every clip is alone. No new
+        window starts after ``deadline`` (``time.monotonic()``); clips left are not in the result."""
+        suffix = f"|{language or 'detect'}|{f'pack{self.gap:g}' if pack else 'alone'}"
         todo = [c if pack else (c[1], c[1], c[2]) for c in clips if c[1] + suffix not in self.cache]
         for window in self._pack(todo):
+            if deadline is not None and time.monotonic() > deadline:
+                break
             for key, row in self._transcribe_window(window, language).items():
                 row["key"] = key + suffix
                 self._store(row)
-        return {key: self.cache[key + suffix] for _, key, _ in clips}
+        return {key: self.cache[key + suffix] for _, key, _ in clips if key + suffix in self.cache}
 
     def language_of(self, group: str, clips: list[np.ndarray]) -> tuple[str, float]:
         """Language of one voice, detected on up to 30 s of its clips joined: a one-second clip
@@ -120,7 +128,7 @@ class Whisper:
     def _pack(self, clips: list[tuple[str, str, np.ndarray]]) -> list[list[tuple[str, np.ndarray]]]:
         windows, current, length, group = [], [], 0.0, None
         for g, key, x in clips:
-            seconds = len(x) / evalsets.SAMPLE_RATE + self.GAP_S
+            seconds = len(x) / evalsets.SAMPLE_RATE + self.gap
             if current and (g != group or length + seconds > self.WINDOW_S):
                 windows.append(current)
                 current, length = [], 0.0
@@ -130,7 +138,7 @@ class Whisper:
         return windows + ([current] if current else [])
 
     def _transcribe_window(self, window: list[tuple[str, np.ndarray]], language: str | None) -> dict[str, dict]:
-        gap = np.zeros(int(self.GAP_S * evalsets.SAMPLE_RATE), np.float32)
+        gap = np.zeros(int(self.gap * evalsets.SAMPLE_RATE), np.float32)
         pieces, spans, t = [], [], 0.0
         for key, x in window:
             pieces += [gap, x.astype(np.float32)]
@@ -158,12 +166,28 @@ class Whisper:
         return rows
 
 
-def candidates(everything: bool = False) -> list[tuple[str, str, str, str, np.ndarray]]:
+def game_candidates(game: str) -> list[tuple[str, str, str, str, np.ndarray]]:
+    """Candidates of one ScummVM game (:data:`evalsets.GAMES`); the group is the game (one
+    language), the stored file is the clip name."""
+    try:
+        clips = evalsets.game_clips(game)
+    except InputError as exc:
+        print(f"skip {game}: {exc}", file=sys.stderr)
+        return []
+    return [(game, game, f"{game}/{name}", name, load_audio(path)[0]) for name, path in clips.items()]
+
+
+def candidates(everything: bool = False, sets: tuple[str, ...] = ("hedgewars", "warzone2100")
+               ) -> list[tuple[str, str, str, str, np.ndarray]]:
     """(set, group, item id, file as stored in the labels, 16 kHz samples) for every clip to label;
-    a group is one voice (a hedgewars voice pack, a warzone2100 folder)."""
-    out = []
+    a group is one voice (a hedgewars voice pack, a warzone2100 folder) or one game."""
+    out = [c for game in evalsets.GAMES if game in sets for c in game_candidates(game)]
+    if "hedgewars" not in sets and "warzone2100" not in sets:
+        return out
     voices = evalsets.HEDGEWARS.path()
-    if voices.is_dir():
+    if "hedgewars" not in sets:
+        pass
+    elif voices.is_dir():
         packs = sorted(p for p in voices.iterdir() if p.is_dir() and not p.name.endswith(HEDGEWARS_OTHER_LANGUAGE)
                        and (everything or p.name in HEDGEWARS_PACKS))
         for pack in packs:
@@ -173,7 +197,9 @@ def candidates(everything: bool = False) -> list[tuple[str, str, str, str, np.nd
     else:
         print(f"skip hedgewars: {voices} missing (apt-get install hedgewars-data)", file=sys.stderr)
     archive = evalsets.WARZONE.path()
-    if archive.is_file():
+    if "warzone2100" not in sets:
+        pass
+    elif archive.is_file():
         with zipfile.ZipFile(archive) as zf:
             members = sorted(m for m in zf.namelist() if m.startswith(("audio/", "sequenceaudio/"))
                              and m.endswith((".ogg", ".wav")) and not m.startswith(WARZONE_SKIP)
@@ -201,6 +227,20 @@ def keep(row: dict, seconds: float) -> bool:
             and seconds <= t["max_seconds"] and bool(normalize_text(row["text"])))
 
 
+def script_line(item_id: str, script: dict[str, list[str]]) -> str | None:
+    """The drascula script line of clip ``drascula/<prefix><number>``, normalized, or None."""
+    stem = item_id.split("/", 1)[1]
+    prefix = stem.rstrip("0123456789")
+    lines = script.get(prefix, [])
+    number = int(stem[len(prefix):])
+    return normalize_text(lines[number]) if number < len(lines) else None
+
+
+def agrees(reference: str, hypothesis: str) -> float:
+    """Word error rate of Whisper's text against a script line: the actors paraphrase a little."""
+    return score([reference], [normalize_text(hypothesis)])["wer"]
+
+
 def dump_labels(doc: dict) -> str:
     """JSON with one labelled clip per line, so a diff of the labels reads clip by clip."""
     head = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in doc.items() if k != "items"]
@@ -209,38 +249,60 @@ def dump_labels(doc: dict) -> str:
 
 
 def label(args: argparse.Namespace) -> int:
-    whisper = Whisper(args.cache, args.threads)
-    clips = [c for c in candidates(args.all) if len(c[4]) / evalsets.SAMPLE_RATE <= THRESHOLDS["max_seconds"]]
+    whisper = Whisper(args.cache, args.threads, gap=args.gap)
+    sets = tuple(args.sets.split(","))
+    clips = [c for c in candidates(args.all, sets) if len(c[4]) / evalsets.SAMPLE_RATE <= THRESHOLDS["max_seconds"]]
+    script = gamespeech.drascula_script(evalsets.DRASCULA_SCRIPT.path()) if "drascula" in sets else {}
     groups: dict[str, list] = {}
     for clip in clips:
         groups.setdefault(clip[1], []).append(clip)
-    items, seen = [], {}
+    items, seen, pending = [], {}, {}
+    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else None
     for group, members in groups.items():
         # the language is the voice's; each clip is then transcribed in it (a voice in another
         # language fails the language threshold as a whole)
         language, probability = whisper.language_of(group, [c[4] for c in members])
-        rows = whisper.transcribe([(group, c[2], c[4]) for c in members], language=language, pack=args.pack)
+        rows = whisper.transcribe([(group, c[2], c[4]) for c in members], language=language, pack=args.pack,
+                                  deadline=deadline)
         for set_name, _, item_id, rel, x in members:
+            seen[set_name] = seen.get(set_name, 0) + 1
+            if item_id not in rows:  # past --max-minutes: the next call goes on from the cache
+                pending[set_name] = pending.get(set_name, 0) + 1
+                continue
             seconds = len(x) / evalsets.SAMPLE_RATE
             row = {**rows[item_id], "language": language, "language_probability": probability}
-            seen[set_name] = seen.get(set_name, 0) + 1
+            text, extra = normalize_text(row["text"]), {}
+            if set_name == "drascula":  # the script is the label where Whisper agrees with it
+                line = script_line(item_id, script)
+                if not line or agrees(line, row["text"]) > MAX_SCRIPT_WER:
+                    continue
+                text, extra = line, {"whisper_wer": round(agrees(line, row["text"]), 3)}
             if keep(row, seconds):
-                items.append({"set": set_name, "id": item_id, "file": rel, "text": normalize_text(row["text"]),
+                items.append({"set": set_name, "id": item_id, "file": rel, "text": text,
                               "seconds": round(seconds, 3), "avg_logprob": row["avg_logprob"],
-                              "no_speech_prob": row["no_speech_prob"]})
+                              "no_speech_prob": row["no_speech_prob"], **extra})
     if not items:
-        raise InputError("no clip was labelled: install hedgewars-data / warzone2100-data")
+        raise InputError("no clip was labelled: install the packages of the sets (hedgewars-data, "
+                         "warzone2100-data, drascula, beneath-a-steel-sky, flight-of-the-amazon-queen)")
     kept = {s: sum(1 for i in items if i["set"] == s) for s in seen}
     command = ("HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label" + (" --all" if args.all else "")
-               + (" --pack" if args.pack else ""))
+               + (f" --pack --gap {args.gap}" if args.pack else "") + f" --sets {args.sets}")
     doc = {"model": MODEL_NAME, "command": command,
-           "method": (f"clips of one voice packed {Whisper.GAP_S} s apart into windows of up to {Whisper.WINDOW_S} s, "
+           "method": (f"clips of one voice packed {whisper.gap} s apart into windows of up to {Whisper.WINDOW_S} s, "
                       "words assigned by time stamp" if args.pack else "each clip alone")
            + ", beam 5, language detected per voice on up to 30 s of its clips, no previous-text conditioning",
-           "thresholds": THRESHOLDS, "candidates": seen, "kept": kept, "items": items}
-    with atomic_write(args.out) as fh:
-        fh.write(dump_labels(doc))
-    print(f"wrote {args.out}: kept {kept} of {seen}")
+           "thresholds": {**THRESHOLDS, **({"max_script_wer": MAX_SCRIPT_WER} if script else {})},
+           "candidates": seen, "kept": kept, "not_yet_transcribed": pending, "items": items}
+    out = args.out or (evalsets.GAME_LABELS if set(sets) <= set(evalsets.GAMES) else evalsets.PSEUDO_LABELS)
+    if out.suffix == ".gz":  # mtime 0: the same labels give the same bytes
+        with atomic_write(out, "wb", encoding=None) as fh:
+            fh.write(gzip.compress(dump_labels(doc).encode("utf-8"), mtime=0))
+    else:
+        with atomic_write(out) as fh:
+            fh.write(dump_labels(doc))
+    args.out = out
+    print(f"wrote {args.out}: kept {kept} of {seen}" + (f"; not yet transcribed {pending} (run it again)"
+                                                         if pending else ""))
     return 0
 
 
@@ -319,7 +381,14 @@ def report(args: argparse.Namespace) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=("label", "report"))
-    ap.add_argument("--out", type=Path, default=evalsets.PSEUDO_LABELS, help="labels file (label mode)")
+    ap.add_argument("--out", type=Path, default=None, help="labels file (label mode; default: pseudo_labels.json, "
+                    "or game_labels.json.gz when only games are labelled)")
+    ap.add_argument("--sets", default="hedgewars,warzone2100",
+                    help=f"comma-separated sets to label (label mode): hedgewars, warzone2100, {', '.join(evalsets.GAMES)}")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="start no Whisper window after this many minutes; labels what is done, the cache "
+                    "keeps it, and the next call goes on (label mode)")
+    ap.add_argument("--gap", type=float, default=Whisper.GAP_S, help="seconds of silence between packed clips")
     ap.add_argument("--cache", type=Path, default=default_cache_dir() / "pseudo_label_raw.jsonl",
                     help="per-clip cache of raw Whisper outputs")
     ap.add_argument("--threads", type=int, default=2)

@@ -84,7 +84,7 @@ def test_klettres():
 def test_available_sets():
     have = available_eval_sets()
     assert have[:3] == ["librivox", "cards", "klettres"]
-    assert all(EVAL_SETS[n].labels in ("true", "pseudo") for n in have)
+    assert all(EVAL_SETS[n].labels in ("true", "script", "pseudo") for n in have)
 
 
 @needs_ps
@@ -166,21 +166,24 @@ def test_splits_disjoint_deterministic_and_true_labels_only():
 
 
 def test_pseudo_labelled_sets_flagged_and_kept_apart():
-    labels = evalsets.read_pseudo_labels()
-    assert "Whisper base" in labels["model"] and "pseudo_label.py" in labels["command"]
-    pseudo = {n for n, info in EVAL_SETS.items() if info.labels == "pseudo"}
-    assert {"hedgewars", "warzone2100"} <= pseudo
-    assert not pseudo & {s for split in SPLITS.values() for s, _ in split}
-    for row in labels["items"]:
-        assert row["set"] in pseudo and row["text"] == normalize_text(row["text"]) and row["text"]
-        assert row["avg_logprob"] >= labels["thresholds"]["min_avg_logprob"]
-    for name in pseudo:
+    whisper_sets = {n for n, info in EVAL_SETS.items() if info.labels in ("pseudo", "script")}
+    assert {"hedgewars", "warzone2100", "sky", "queen", "drascula"} <= whisper_sets
+    assert not whisper_sets & {s for split in SPLITS.values() for s, _ in split}
+    for path in (evalsets.PSEUDO_LABELS, evalsets.GAME_LABELS):
+        labels = evalsets.read_pseudo_labels(path)
+        assert "Whisper base" in labels["model"] and "pseudo_label.py" in labels["command"]
+        for row in labels["items"]:
+            assert row["set"] in whisper_sets and row["text"] == normalize_text(row["text"]) and row["text"]
+            assert row["avg_logprob"] >= labels["thresholds"]["min_avg_logprob"]
+            if row["set"] == "drascula":  # the game's own line, where Whisper heard nearly the same
+                assert row["whisper_wer"] <= labels["thresholds"]["max_script_wer"]
+    for name in whisper_sets:
         try:
             items = load_eval_set(name)
         except InputError as exc:  # optional package not installed (or no clip kept): one line naming it
             assert (EVAL_SETS[name].package in str(exc) or "no labels" in str(exc)) and "\n" not in str(exc)
             continue
-        assert items and all(it.pseudo for it in items)
+        assert items and all(it.pseudo == (EVAL_SETS[name].labels == "pseudo") for it in items)
         assert all(Path(it.path).is_file() for it in items[:5])
 
 

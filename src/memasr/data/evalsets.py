@@ -47,6 +47,13 @@ Sets labelled by Whisper base (``labels="pseudo"``; never inside ``real-dev``/``
     beside this module (model, command and thresholds are recorded there;
     ``scripts/pseudo_label.py`` made it), so loading needs no Whisper. (pocketsphinx's
     ``numbers.raw`` and ``something.raw`` were tried too; Whisper was not sure enough of either.)
+``drascula`` (``drascula``, label kind ``script``), ``sky`` (``beneath-a-steel-sky``), ``queen``
+(``flight-of-the-amazon-queen``)
+    Acted voice lines of three freeware adventure games, 11 kHz, a dozen or more actors each
+    (containers read by :mod:`memasr.data.gamespeech`, clips decoded once into the cache by
+    :func:`game_clips`). Meant for *training*: hours of real speech. drascula's text is the
+    game's own script line, kept where Whisper base heard nearly the same words (actors
+    paraphrase); sky and queen carry Whisper base's text. Labels: ``game_labels.json.gz``.
 
 Splits over the true-transcript sets, by source and speaker, so that ``real-test`` holds
 speakers that ``real-dev`` never has:
@@ -126,6 +133,13 @@ TUXPAINT = PackageRoot("tuxpaint-stamps-default", Path("/usr/share/tuxpaint/stam
 HEDGEWARS = PackageRoot("hedgewars-data", Path("/usr/share/games/hedgewars/Data/Sounds/voices"),
                         "MEMASR_HEDGEWARS_VOICES")
 WARZONE = PackageRoot("warzone2100-data", Path("/usr/share/games/warzone2100/base.wz"), "MEMASR_WARZONE_BASE")
+DRASCULA = PackageRoot("drascula", Path("/usr/share/scummvm/drascula/en"), "MEMASR_DRASCULA_VOICES")
+DRASCULA_SCRIPT = PackageRoot("scummvm-data", Path("/usr/share/scummvm/drascula.dat"), "MEMASR_DRASCULA_DAT")
+SKY = PackageRoot("beneath-a-steel-sky", Path("/usr/share/scummvm/beneath-a-steel-sky"), "MEMASR_SKY_DATA")
+QUEEN = PackageRoot("flight-of-the-amazon-queen", Path("/usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"),
+                    "MEMASR_QUEEN_DATA")
+#: game -> where its voice clips are (see :mod:`memasr.data.gamespeech`)
+GAMES = {"drascula": DRASCULA, "sky": SKY, "queen": QUEEN}
 
 # Backwards-compatible names of the two original roots and their environment overrides.
 POCKETSPHINX_DATA, POCKETSPHINX_ENV = POCKETSPHINX.default, POCKETSPHINX.env
@@ -145,6 +159,7 @@ POCKETSPHINX_RAW = {"goforward.raw": "go forward ten meters", "tidigits/dhd.2934
 #: alsa-utils files that are not speech
 ALSA_NOT_SPEECH = frozenset({"Noise"})
 PSEUDO_LABELS = Path(__file__).with_name("pseudo_labels.json")
+GAME_LABELS = Path(__file__).with_name("game_labels.json.gz")
 
 # "<s> words </s> (id)" ; the markers are optional in some Sphinx transcription files
 _SPHINX_LINE = re.compile(r"^(?P<text>.*?)\s*\((?P<id>[^()\s]+)\)\s*$")
@@ -169,7 +184,7 @@ class EvalSetInfo:
 
     package: str
     description: str
-    labels: str  # "true" or "pseudo"
+    labels: str  # "true", "script" (a game's script, kept where Whisper agrees) or "pseudo"
     load: Callable[[], list[EvalItem]]
 
 
@@ -384,23 +399,69 @@ def _load_tuxpaint() -> list[EvalItem]:
 
 
 def read_pseudo_labels(path: Path | None = None) -> dict:
-    """The committed Whisper labels: {"model", "command", "thresholds", "items": [...]}."""
+    """Committed Whisper labels: {"model", "command", "thresholds", "items": [...]}; ``.gz`` is read too."""
     path = path or PSEUDO_LABELS
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return json.loads(raw.decode("utf-8"))
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the pseudo labels {path}: {exc}") from None
 
 
-#: pseudo-labelled set -> the package root its audio comes from
-_PSEUDO_ROOTS = {"hedgewars": HEDGEWARS, "warzone2100": WARZONE}
+#: Whisper-labelled set -> the package root its audio comes from, and the committed labels file
+_PSEUDO_ROOTS = {"hedgewars": HEDGEWARS, "warzone2100": WARZONE, **GAMES}
+_LABEL_FILES = {"hedgewars": PSEUDO_LABELS, "warzone2100": PSEUDO_LABELS,
+                **{game: GAME_LABELS for game in GAMES}}
+
+
+def _game_voice(name: str, source: Path):
+    from memasr.data import gamespeech
+
+    if name == "drascula":
+        return gamespeech.drascula_voice(source)
+    if name == "sky":
+        return gamespeech.sky_clips(source)
+    return gamespeech.queen_clips(source)
+
+
+def game_clips(name: str) -> dict[str, Path]:
+    """{clip name: wav} for every voice clip of game ``name`` (a key of :data:`GAMES`).
+
+    The clips are decoded from the game's containers once, into ``<cache>/<name>/`` as wav at
+    the game's own rate; ``index.json`` there is written last and marks a complete extraction.
+    """
+    root = GAMES[name]
+    source = root.path()
+    if not source.exists():
+        raise _missing(root, source, name)
+    folder = cache_dir() / name
+    index = folder / "index.json"
+    if not index.is_file() or index.stat().st_mtime < source.stat().st_mtime:
+        names = []
+        for clip in _game_voice(name, source):
+            wav = folder / f"{clip.name}.wav"
+            if not wav.is_file():
+                _write_wav(wav, clip.samples, clip.sample_rate)
+            names.append(clip.name)
+        with atomic_write(index) as fh:
+            json.dump(names, fh)
+    names = json.loads(index.read_text(encoding="utf-8"))
+    return {n: folder / f"{n}.wav" for n in names}
 
 
 def _pseudo_sources(name: str, rows: list[dict]) -> list[Path]:
-    """Audio files of pseudo-labelled rows: package files, or members of warzone2100's base.wz."""
+    """Audio files of pseudo-labelled rows: package files, members of warzone2100's base.wz, or
+    clips decoded from a game's containers."""
     root = _PSEUDO_ROOTS[name].path()
     if name == "warzone2100":
         return _archive_members(root, [r["file"] for r in rows], "warzone2100")
+    if name in GAMES:
+        clips = game_clips(name)
+        missing = [r["file"] for r in rows if r["file"] not in clips]
+        if missing:
+            raise InputError(f"{name}: {len(missing)} labelled clips (first {missing[0]!r}) are not in "
+                             f"{root}; is it another version of {GAMES[name].package}?")
+        return [clips[r["file"]] for r in rows]
     paths = [root / row["file"] for row in rows]
     for path in paths:
         if not path.is_file():
@@ -412,11 +473,13 @@ def _load_pseudo(name: str) -> list[EvalItem]:
     root = _PSEUDO_ROOTS[name]
     if not root.path().exists():
         raise _missing(root, root.path(), name)
-    rows = [r for r in read_pseudo_labels()["items"] if r["set"] == name]
+    labels = _LABEL_FILES[name]
+    rows = [r for r in read_pseudo_labels(labels)["items"] if r["set"] == name]
     if not rows:
-        raise InputError(f"{PSEUDO_LABELS.name} holds no labels for {name!r}; run scripts/pseudo_label.py")
+        raise InputError(f"{labels.name} holds no labels for {name!r}; run scripts/pseudo_label.py")
     paths = _pseudo_sources(name, rows)
-    return [EvalItem(p, normalize_text(r["text"]), r["id"], pseudo=True) for p, r in zip(paths, rows)]
+    script = EVAL_SETS[name].labels == "script"  # the text is the game's own line, not Whisper's guess
+    return [EvalItem(p, normalize_text(r["text"]), r["id"], pseudo=not script) for p, r in zip(paths, rows)]
 
 
 # ------------------------------------------------------------------------------ registry and splits
@@ -461,6 +524,13 @@ EVAL_SETS: dict[str, EvalSetInfo] = {
                              "pseudo", lambda: _load_pseudo("hedgewars")),
     "warzone2100": EvalSetInfo(WARZONE.package, "game voice lines, Whisper base labels (optional package)",
                                "pseudo", lambda: _load_pseudo("warzone2100")),
+    "drascula": EvalSetInfo(DRASCULA.package, "adventure-game voice lines (~8 actors), script text kept where "
+                            "Whisper base agrees, 11 kHz (optional package)", "script",
+                            lambda: _load_pseudo("drascula")),
+    "sky": EvalSetInfo(SKY.package, "Beneath a Steel Sky voice lines (many actors), Whisper base labels, 11 kHz "
+                       "(optional package)", "pseudo", lambda: _load_pseudo("sky")),
+    "queen": EvalSetInfo(QUEEN.package, "Flight of the Amazon Queen voice lines (many actors, MP3), Whisper base "
+                         "labels, 11 kHz (optional package)", "pseudo", lambda: _load_pseudo("queen")),
 }
 EVAL_SETS["real-dev"] = _split_info("real-dev", "checkpoint choice: asterisk + klettres en + pocketsphinx-raw")
 EVAL_SETS["real-test"] = _split_info("real-test", "reporting only: librivox + cards + klettres en_GB + ktuberling "
