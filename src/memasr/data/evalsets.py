@@ -92,14 +92,15 @@ import os
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from memasr.atomic import atomic_path, atomic_write
+from memasr.atomic import atomic_directory, atomic_path, atomic_write
+from memasr.data import gamespeech
 from memasr.data.text import default_cache_dir
 from memasr.data.tokenizer import normalize_text
 from memasr.errors import InputError
@@ -414,9 +415,7 @@ _LABEL_FILES = {"hedgewars": PSEUDO_LABELS, "warzone2100": PSEUDO_LABELS,
                 **{game: GAME_LABELS for game in GAMES}}
 
 
-def _game_voice(name: str, source: Path):
-    from memasr.data import gamespeech
-
+def _game_voice(name: str, source: Path) -> Iterator[gamespeech.Clip]:
     if name == "drascula":
         return gamespeech.drascula_voice(source)
     if name == "sky":
@@ -424,29 +423,45 @@ def _game_voice(name: str, source: Path):
     return gamespeech.queen_clips(source)
 
 
+def _source_stamp(source: Path) -> dict:
+    """What the cached clips were decoded from: path, and each file's size and mtime (dpkg keeps
+    upstream dates, so a size or date change either way counts)."""
+    files = [source] if source.is_file() else sorted(p for p in source.iterdir() if p.is_file())
+    return {"source": str(source.resolve()),
+            "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
+
+
 def game_clips(name: str) -> dict[str, Path]:
     """{clip name: wav} for every voice clip of game ``name`` (a key of :data:`GAMES`).
 
     The clips are decoded from the game's containers once, into ``<cache>/<name>/`` as wav at
-    the game's own rate; ``index.json`` there is written last and marks a complete extraction.
+    the game's own rate. The folder is built aside and swapped in whole, with an ``index.json``
+    naming the clips and the source files' stamp; it is rebuilt when the stamp differs or a wav
+    is missing.
     """
     root = GAMES[name]
     source = root.path()
     if not source.exists():
         raise _missing(root, source, name)
     folder = cache_dir() / name
-    index = folder / "index.json"
-    if not index.is_file() or index.stat().st_mtime < source.stat().st_mtime:
-        names = []
-        for clip in _game_voice(name, source):
-            wav = folder / f"{clip.name}.wav"
-            if not wav.is_file():
-                _write_wav(wav, clip.samples, clip.sample_rate)
-            names.append(clip.name)
-        with atomic_write(index) as fh:
-            json.dump(names, fh)
-    names = json.loads(index.read_text(encoding="utf-8"))
-    return {n: folder / f"{n}.wav" for n in names}
+    stamp = _source_stamp(source)
+    try:
+        cached = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        cached = None
+    if not (isinstance(cached, dict) and cached.get("stamp") == stamp
+            and all((folder / f"{n}.wav").is_file() for n in cached.get("clips", []))):
+        with atomic_directory(folder) as tmp:
+            names = []
+            for clip in _game_voice(name, source):
+                _write_wav(tmp / f"{clip.name}.wav", clip.samples, clip.sample_rate)
+                names.append(clip.name)
+            if not names:
+                raise InputError(f"no voice clips of {name} in {source}; is {root.env} set to the right folder?")
+            cached = {"stamp": stamp, "clips": names}
+            with atomic_write(tmp / "index.json") as fh:
+                json.dump(cached, fh)
+    return {n: folder / f"{n}.wav" for n in cached["clips"]}
 
 
 def _pseudo_sources(name: str, rows: list[dict]) -> list[Path]:

@@ -14,17 +14,20 @@ the containers; :mod:`memasr.data.evalsets` turns the clips into labelled sets.
     start at byte 4 and each sit after a big-endian u16 that says how far the next one is.
 ``beneath-a-steel-sky`` (``sky.dnr`` + ``sky.dsk``)
     ``sky.dnr`` is ``u32 count`` then 8-byte entries: u16 file number, u24 offset (bit 23 set:
-    shift the other bits left by 4), u24 flags whose low 22 bits are the size. Speech files are
-    numbers 50000-59999: a 22-byte header, then (mostly) RNC ProPack data (unpacked with the
-    ``propack`` package) that holds 8-bit unsigned PCM at 11,025 Hz.
+    shift the other bits left by 4), u24 flags whose low 22 bits are the size; flag bit 22 marks
+    a file without header, bit 23 an uncompressed one. Speech files are numbers 50000-59999 with
+    neither bit (the intro's screens and palettes, 59501-59662, have one): a 22-byte header,
+    then (mostly) RNC ProPack data (unpacked with the ``propack`` package) that holds 8-bit
+    unsigned PCM at 11,025 Hz.
 ``flight-of-the-amazon-queen`` (``queen.1c``)
-    A ``QTBL`` table (``CEM1``: compressed with MP3): u16 big-endian entry count at byte 13, then
-    21-byte entries (name[12], bundle u8, offset u32 BE, size u32 BE). ``*.SB`` entries are the
-    speech clips, MP3 at 11,025 Hz that libsndfile decodes.
+    ``QTBL``, a version string (``CEM10``), the compression at byte 12 (1: MP3), a u16
+    big-endian entry count at byte 13, then 21-byte entries (name[12], bundle u8, offset u32 BE,
+    size u32 BE). ``*.SB`` entries are the speech clips, MP3 at 11,025 Hz that libsndfile decodes.
 """
 from __future__ import annotations
 
 import io
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +46,9 @@ DRASCULA_TABLES = 15  # text tables at the end of drascula.dat (speakers, system
 DRASCULA_ALIGN = 4  # the first string of a block starts here
 SKY_SPEECH = range(50000, 60000)
 SKY_HEADER = 22  # bytes of the data-file header before the (packed) samples
+SKY_NOT_SPEECH = 3 << 22  # flag bits "no header" / "not compressed": pictures and palettes
 _RNC = b"RNC"
+_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,10 @@ class Clip:
     name: str
     samples: np.ndarray
     sample_rate: int = GAME_RATE
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):  # the name becomes a file name in the cache
+            raise InputError(f"unexpected clip name {self.name!r} in the game data")
 
 
 def unsigned8(data: bytes) -> np.ndarray:
@@ -190,12 +199,13 @@ def sky_samples(raw: bytes) -> np.ndarray:
 
 
 def sky_clips(folder: Path) -> Iterator[Clip]:
-    """Every speech file (numbers 50000-59999) of beneath-a-steel-sky in ``folder``."""
+    """Every speech file (numbers 50000-59999, header and compression flags clear) of
+    beneath-a-steel-sky in ``folder``."""
     index = read_sky_index(folder / "sky.dnr")
     dsk = folder / "sky.dsk"
     try:
         with dsk.open("rb") as fh:
-            for number in sorted(n for n in index if n in SKY_SPEECH):
+            for number in sorted(n for n in index if n in SKY_SPEECH and not index[n][2] & SKY_NOT_SPEECH):
                 offset, size, _ = index[number]
                 fh.seek(offset)
                 raw = fh.read(size)
