@@ -38,9 +38,10 @@ import soxr
 from scipy import signal
 
 from memasr.data.synth import colored_noise
+from memasr.data.audio import DEFAULT_SR
 from memasr.errors import InputError
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = DEFAULT_SR  # one rate for data, features and models (memasr.data.audio)
 TELEPHONE_RATE = 8000
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
 

@@ -101,11 +101,12 @@ import soundfile as sf
 
 from memasr.atomic import atomic_directory, atomic_path, atomic_write
 from memasr.data import gamespeech
+from memasr.data.audio import DEFAULT_SR
 from memasr.data.text import default_cache_dir
 from memasr.data.tokenizer import normalize_text
 from memasr.errors import InputError
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = DEFAULT_SR  # one rate for data, features and models (memasr.data.audio)
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from typing import Callable
 import numpy as np
 import soxr
 
+from memasr.data.audio import DEFAULT_SR
 from memasr.errors import InputError
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = DEFAULT_SR  # one rate for data, features and models (memasr.data.audio)
 MIN_FACTOR, MAX_FACTOR = 0.5, 2.0  # beyond these speech is no longer speech-like
 _STREAM = 1  # appended to the rng key: speed draws never coincide with channel-augmentation draws
 

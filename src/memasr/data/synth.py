@@ -41,10 +41,11 @@ import soxr
 import torch.utils.data
 
 from memasr.atomic import atomic_path, atomic_write
+from memasr.data.audio import DEFAULT_SR
 from memasr.data.text import load_text_pool
 from memasr.errors import InputError
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = DEFAULT_SR  # one rate for data, features and models (memasr.data.audio)
 SPLITS = ("train", "dev", "test")
 _SPLIT_CODE = {"train": 0, "dev": 1, "test": 2}
 

@@ -541,6 +541,7 @@ class Trainer:
             self.train_frames = [self.train_set.frames(i) for i in range(len(good))]
             self.train_tokens = [len(e["tokens"]) for e in good]
             self.train_seconds = sum(float(e["duration"]) for e in good)
+        self._frames_of_epoch: tuple[int, list[int]] | None = None  # (epoch, frames) under speed perturbation
 
         self.dev_set = None
         if o.dev is not None:
@@ -717,7 +718,7 @@ class Trainer:
         speed = self._speed_perturbation(epoch)
         if speed is None:
             return self.train_frames
-        cached = getattr(self, "_frames_of_epoch", None)
+        cached = self._frames_of_epoch
         if cached is None or cached[0] != epoch:
             frames = [max(1, round(f / speed.factor(i))) for i, f in enumerate(self.train_frames)]
             self._frames_of_epoch = cached = (epoch, frames)
