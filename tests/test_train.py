@@ -147,6 +147,13 @@ def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
     # the CSV log has no duplicate rows from the killed run
     steps = [int(r.split(",")[0]) for r in (part / "train.csv").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps))
+    # resumed into a new --out on other data: the run's own tokenizer comes along (one trained
+    # afresh on the new texts would give the weights ids they never saw)
+    moved = tmp_path / "moved"
+    again = train(_opts(corpus, moved, **{**kw, "train": corpus["two"], "steps": 7},
+                        resume=str(part / "checkpoints" / "ckpt-00000006.pt")))
+    assert sorted(dict(again.losses)) == [7]
+    assert (moved / "tokenizer.model").read_bytes() == (part / "tokenizer.model").read_bytes()
 
 
 def test_bad_entries_are_skipped_and_counted(corpus, tmp_path):

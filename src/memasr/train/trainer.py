@@ -479,19 +479,32 @@ class Trainer:
             raise InputError(f"checkpoint not found: {path}")
         return path
 
-    def _setup_tokenizer(self, texts_fn) -> Tokenizer:
-        path = self.out / MODEL_FILENAME
+    def _tokenizer_to_keep(self) -> tuple[Path, str] | None:
+        """The tokenizer the starting weights were trained with, and where it came from: that of
+        --init-from, or of the run a --resume checkpoint belongs to (its parent's parent), so a
+        run resumed into a new --out never trains a tokenizer its weights do not know."""
         init = self.init_weights
         if init is not None and init.tokenizer is not None:
-            # the warm-started weights only mean something with their own token ids
+            return init.tokenizer, f"--init-from {init.where}"
+        if self.resume_path is not None:
+            path = self.resume_path.resolve().parent.parent / MODEL_FILENAME
+            if path.is_file():
+                return path, f"the run of --resume {self.resume_path}"
+        return None
+
+    def _setup_tokenizer(self, texts_fn) -> Tokenizer:
+        path = self.out / MODEL_FILENAME
+        keep = self._tokenizer_to_keep()
+        if keep is not None:
+            # the starting weights only mean something with their own token ids
+            source, where = keep
             if not path.is_file() and self.is_main:
                 import shutil
 
-                shutil.copyfile(init.tokenizer, path)
+                shutil.copyfile(source, path)
             self._barrier()
-            if path.read_bytes() != init.tokenizer.read_bytes():
-                raise InputError(f"{path} differs from the tokenizer of --init-from {init.where}; "
-                                 f"use a new --out directory")
+            if path.read_bytes() != source.read_bytes():
+                raise InputError(f"{path} differs from the tokenizer of {where}; use a new --out directory")
             return Tokenizer.load(path)
         if not path.is_file():
             if self.is_main:
