@@ -189,38 +189,45 @@ def game_candidates(game: str) -> list[tuple[str, str, str, str, np.ndarray]]:
     return [(game, game, f"{game}/{name}", name, load_audio(path)[0]) for name, path in clips.items()]
 
 
+def hedgewars_candidates(everything: bool = False) -> list[tuple[str, str, str, str, np.ndarray]]:
+    """Candidates of the hedgewars voice packs (the group is the pack)."""
+    voices = evalsets.HEDGEWARS.path()
+    if not voices.is_dir():
+        print(f"skip hedgewars: {voices} missing (apt-get install hedgewars-data)", file=sys.stderr)
+        return []
+    out = []
+    packs = sorted(p for p in voices.iterdir() if p.is_dir() and not p.name.endswith(HEDGEWARS_OTHER_LANGUAGE)
+                   and (everything or p.name in HEDGEWARS_PACKS))
+    for pack in packs:
+        for f in sorted(pack.glob("*.ogg")):
+            rel = f.relative_to(voices).as_posix()
+            out.append(("hedgewars", pack.name, f"hedgewars/{rel[:-4]}", rel, load_audio(f)[0]))
+    return out
+
+
+def warzone_candidates(everything: bool = False) -> list[tuple[str, str, str, str, np.ndarray]]:
+    """Candidates of warzone2100's base.wz (the group is the member's folder)."""
+    archive = evalsets.WARZONE.path()
+    if not archive.is_file():
+        print(f"skip warzone2100: {archive} missing (apt-get install warzone2100-data)", file=sys.stderr)
+        return []
+    with zipfile.ZipFile(archive) as zf:
+        members = sorted(m for m in zf.namelist() if m.startswith(("audio/", "sequenceaudio/"))
+                         and m.endswith((".ogg", ".wav")) and not m.startswith(WARZONE_SKIP)
+                         and (everything or m.startswith(WARZONE_FOLDERS)))
+    return [("warzone2100", m.rsplit("/", 1)[0], f"warzone2100/{m.rsplit('.', 1)[0]}", m, load_audio(path)[0])
+            for m, path in zip(members, evalsets._archive_members(archive, members, "warzone2100"))]
+
+
 def candidates(everything: bool = False, sets: tuple[str, ...] = ("hedgewars", "warzone2100")
                ) -> list[tuple[str, str, str, str, np.ndarray]]:
     """(set, group, item id, file as stored in the labels, 16 kHz samples) for every clip to label;
     a group is one voice (a hedgewars voice pack, a warzone2100 folder) or one game."""
     out = [c for game in evalsets.GAMES if game in sets for c in game_candidates(game)]
-    if "hedgewars" not in sets and "warzone2100" not in sets:
-        return out
-    voices = evalsets.HEDGEWARS.path()
-    if "hedgewars" not in sets:
-        pass
-    elif voices.is_dir():
-        packs = sorted(p for p in voices.iterdir() if p.is_dir() and not p.name.endswith(HEDGEWARS_OTHER_LANGUAGE)
-                       and (everything or p.name in HEDGEWARS_PACKS))
-        for pack in packs:
-            for f in sorted(pack.glob("*.ogg")):
-                rel = f.relative_to(voices).as_posix()
-                out.append(("hedgewars", pack.name, f"hedgewars/{rel[:-4]}", rel, load_audio(f)[0]))
-    else:
-        print(f"skip hedgewars: {voices} missing (apt-get install hedgewars-data)", file=sys.stderr)
-    archive = evalsets.WARZONE.path()
-    if "warzone2100" not in sets:
-        pass
-    elif archive.is_file():
-        with zipfile.ZipFile(archive) as zf:
-            members = sorted(m for m in zf.namelist() if m.startswith(("audio/", "sequenceaudio/"))
-                             and m.endswith((".ogg", ".wav")) and not m.startswith(WARZONE_SKIP)
-                             and (everything or m.startswith(WARZONE_FOLDERS)))
-        for m, path in zip(members, evalsets._archive_members(archive, members, "warzone2100")):
-            out.append(("warzone2100", m.rsplit("/", 1)[0], f"warzone2100/{m.rsplit('.', 1)[0]}", m,
-                        load_audio(path)[0]))
-    else:
-        print(f"skip warzone2100: {archive} missing (apt-get install warzone2100-data)", file=sys.stderr)
+    if "hedgewars" in sets:
+        out += hedgewars_candidates(everything)
+    if "warzone2100" in sets:
+        out += warzone_candidates(everything)
     return out
 
 

@@ -416,12 +416,9 @@ _LABEL_FILES = {"hedgewars": PSEUDO_LABELS, "warzone2100": PSEUDO_LABELS,
                 **{game: GAME_LABELS for game in GAMES}}
 
 
-def _game_voice(name: str, source: Path) -> Iterator[gamespeech.Clip]:
-    if name == "drascula":
-        return gamespeech.drascula_voice(source)
-    if name == "sky":
-        return gamespeech.sky_clips(source)
-    return gamespeech.queen_clips(source)
+#: game -> the reader of its voice containers
+_GAME_READERS: dict[str, Callable[[Path], Iterator[gamespeech.Clip]]] = {
+    "drascula": gamespeech.drascula_voice, "sky": gamespeech.sky_clips, "queen": gamespeech.queen_clips}
 
 
 def _source_stamp(source: Path) -> dict:
@@ -454,7 +451,7 @@ def game_clips(name: str) -> dict[str, Path]:
             and all((folder / f"{n}.wav").is_file() for n in cached.get("clips", []))):
         with atomic_directory(folder) as tmp:
             names = []
-            for clip in _game_voice(name, source):
+            for clip in _GAME_READERS[name](source):
                 _write_wav(tmp / f"{clip.name}.wav", clip.samples, clip.sample_rate)
                 names.append(clip.name)
             if not names:
