@@ -59,6 +59,33 @@ def test_model_directories_average_and_identical_inputs_are_a_fixed_point(tmp_pa
         assert torch.equal(averaged.state_dict()[name], value), name
 
 
+def test_float16_storage_halves_the_weights_and_reads_back_as_float32(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(tiny_config()).eval()
+    tok = _tokenizer(tmp_path / "tokenizer.model")
+    save_pretrained(model, tmp_path / "a", tok)
+    assert main(["average", str(tmp_path / "a"), "--out", str(tmp_path / "half"), "--storage-dtype", "float16"]) == 0
+    stored = torch.load(tmp_path / "half" / "model.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
+    full_size = (tmp_path / "a" / "model.pt").stat().st_size
+    assert (tmp_path / "half" / "model.pt").stat().st_size < 0.6 * full_size
+    half, _ = load_pretrained(tmp_path / "half")
+    for name, value in half.state_dict().items():
+        assert value.dtype == model.state_dict()[name].dtype, name
+        assert torch.allclose(value, model.state_dict()[name], rtol=1e-3, atol=1e-4), name
+    # the float16 model computes what the float32 one does, to float16 rounding
+    feats = torch.randn(1, 40, tiny_config().encoder.input_dim)
+    lengths = torch.tensor([40])
+    with torch.no_grad():
+        a, _ = model.transcribe(feats, lengths)
+        b, _ = half.transcribe(feats, lengths)
+    assert torch.allclose(a, b, atol=5e-3)
+    # averaging a float16-stored model with itself keeps its (widened) weights
+    assert main(["average", str(tmp_path / "half"), str(tmp_path / "half"), "--out", str(tmp_path / "again")]) == 0
+    again, _ = load_pretrained(tmp_path / "again")
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in half.state_dict().items())
+
+
 def test_integer_entries_come_from_the_last_state():
     out = average_state_dicts([{"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(1)},
                                {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(7)}])

@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--run", help="a training output directory (its checkpoints/ folder)")
     p.add_argument("--last", type=int, help="with --run: how many of its latest checkpoints")
     p.add_argument("--out", required=True, help="output model directory (written atomically)")
+    p.add_argument("--storage-dtype", choices=("float32", "float16"), default="float32",
+                   help="dtype of the stored model.pt: float16 halves it (read back as float32); "
+                        "training heads stay float32 (default float32)")
     p.set_defaults(func=run)
     return p
 
@@ -72,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
     averaged = average_checkpoints(inputs)
     model = model_from_state(averaged.config, averaged.model, "the averaged checkpoints")
     meta = {"averaged": [str(p) for p in inputs], "averaged_steps": averaged.steps,
-            "training_heads": sorted(averaged.heads)}
-    out = save_pretrained(model, args.out, tokenizers[-1], meta, training_heads=averaged.heads)
+            "training_heads": sorted(averaged.heads), "storage_dtype": args.storage_dtype}
+    out = save_pretrained(model, args.out, tokenizers[-1], meta, training_heads=averaged.heads,
+                          storage_dtype=args.storage_dtype)
     steps = ", ".join(str(s) for s in averaged.steps)
     heads = f", training heads {', '.join(sorted(averaged.heads))}" if averaged.heads else ""
     print(f"averaged {len(inputs)} checkpoints (steps {steps}{heads}) into {out}")

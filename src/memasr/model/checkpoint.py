@@ -27,20 +27,35 @@ LM_FILE = "lm.arpa.gz"  # optional n-gram LM over the model's pieces (memasr lm)
 TRAINING_HEADS_FILE = "training_heads.pt"  # training-only weights (CTC head...): --init-from reads them
 
 
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
 def save_pretrained(model: Transducer, directory: str | Path, tokenizer_file: str | Path | None = None,
-                    meta: dict[str, Any] | None = None, training_heads: dict[str, Any] | None = None) -> Path:
+                    meta: dict[str, Any] | None = None, training_heads: dict[str, Any] | None = None,
+                    storage_dtype: str = "float32") -> Path:
     """Write a model directory atomically; ``training_heads`` (state dicts of training-only
-    modules) go beside the model so a later run can warm-start from them too."""
+    modules) go beside the model so a later run can warm-start from them too.
+
+    ``storage_dtype="float16"`` halves ``model.pt`` (a reference model must fit the
+    repository's 20 MB limit); readers widen it back to float32, so inference and further
+    training always run in float32. The training heads stay float32."""
+    if storage_dtype not in STORAGE_DTYPES:
+        raise InputError(f"unknown storage dtype {storage_dtype!r}; choose from {', '.join(STORAGE_DTYPES)}")
+    dtype = STORAGE_DTYPES[storage_dtype]
     directory = Path(directory)
     with atomic_directory(directory) as tmp:
         (tmp / CONFIG_FILE).write_text(dump_config(model.config))
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / WEIGHTS_FILE)
+        torch.save({k: _stored(v.detach().cpu(), dtype) for k, v in model.state_dict().items()}, tmp / WEIGHTS_FILE)
         if tokenizer_file is not None:
             shutil.copyfile(tokenizer_file, tmp / TOKENIZER_FILE)
         (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True))
         if training_heads:
             torch.save(training_heads, tmp / TRAINING_HEADS_FILE)
     return directory
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return tensor.to(dtype) if tensor.is_floating_point() else tensor
 
 
 def read_model_dir(directory: str | Path, map_location: str = "cpu") -> tuple[Any, dict]:
@@ -57,6 +72,8 @@ def read_model_dir(directory: str | Path, map_location: str = "cpu") -> tuple[An
         raise
     except Exception as exc:  # corrupt TOML or weights: torch.load raises many kinds
         raise InputError(f"cannot read model in {directory}: {type(exc).__name__}: {exc}") from None
+    if isinstance(state, dict):  # float16-stored weights (save_pretrained's storage_dtype) run in float32
+        state = {k: _stored(v, torch.float32) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
     return config, state
 
 
