@@ -12,10 +12,11 @@ import soundfile as sf
 import torch
 
 from memasr.cli import main
+from memasr.errors import InputError
 from memasr.model.checkpoint import load_pretrained
 from memasr.train import data as D
 from memasr.train.trainer import (TrainOptions, Trainer, ctc_greedy, eden_factor, list_checkpoints, lr_factor,
-                                  train)
+                                  read_training_checkpoint, train)
 
 SR = 16000
 SENTENCES = ["the cat sat on the mat", "hello world this is a small test", "a bird in the hand"]
@@ -376,6 +377,25 @@ def test_regularization_ramps_in(corpus, tmp_path):
     assert [t.regularization_strength(s) for s in (0, 9, 10, 12, 14, 100)] == [0.0, 0.0, 0.2, 0.6, 1.0, 1.0]
     cfg = D.SpecAugmentConfig(2, 27, 5, 40)
     assert cfg.scaled(0.5).freq_width == 13 and cfg.scaled(0.0).time_width == 0 and cfg.scaled(1.0) is cfg
+
+
+def test_dropout_override_reaches_every_dropout_layer_and_the_saved_config(corpus, tmp_path):
+    t = Trainer(_opts(corpus, tmp_path / "d", dropout=0.0, steps=2, save_every=2))
+    t.setup()
+    assert t.config.encoder.dropout == 0.0 and t.config.predictor.dropout == 0.0
+    assert not t.dropouts  # dropout 0 builds no dropout layer (the test config has 0.1)
+    t.fit()
+    # resuming with another dropout keeps the weights and records the new value
+    again = Trainer(_opts(corpus, tmp_path / "d", dropout=0.3, steps=3, resume="auto"))
+    again.setup()
+    assert again.dropouts and all(p == 0.3 for _, p in again.dropouts)
+    assert again.step == 2
+    result = again.fit()
+    assert result.steps == 3
+    _, config = read_training_checkpoint(list_checkpoints(tmp_path / "d")[-1])
+    assert config.encoder.dropout == 0.3 and config.predictor.dropout == 0.3
+    with pytest.raises(InputError, match="--dropout"):
+        Trainer(_opts(corpus, tmp_path / "bad", dropout=1.0)).setup()
 
 
 def test_channel_augmentation_follows_the_ramp(corpus, tmp_path):

@@ -76,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     opt.add_argument("--speed-perturb", nargs="?", const="0.9,1.1", metavar="LOW,HIGH",
                      help="speed perturbation of training clips (resampling: tempo and pitch together), factor "
                           "drawn uniformly from LOW..HIGH for 2 in 3 clips (default 0.9,1.1), from step 0")
+    opt.add_argument("--dropout", type=float,
+                     help="dropout of the encoder and predictor, replacing the preset's or config's (also "
+                          "with --resume: the weights do not change); ramped in with --reg-start/--reg-ramp")
     opt.add_argument("--no-spec-augment", action="store_true", help="disable SpecAugment")
     opt.add_argument("--freq-masks", type=int, default=2)
     opt.add_argument("--freq-width", type=int, default=27)
@@ -125,7 +128,7 @@ def options_from_args(args: argparse.Namespace):
         init_from=args.init_from, augment=args.augment, augment_scale=args.augment_scale,
         speed_perturb=_factor_range(args.speed_perturb),
         weight_decay=args.weight_decay, clip=args.clip, ctc_weight=args.ctc_weight,
-        spec_augment=not args.no_spec_augment, freq_masks=args.freq_masks, freq_width=args.freq_width,
+        dropout=args.dropout, spec_augment=not args.no_spec_augment, freq_masks=args.freq_masks, freq_width=args.freq_width,
         time_masks=args.time_masks, time_width=args.time_width, seed=args.seed, synth_seed=args.synth_seed,
         synth_engines=engines, synth_batch=args.synth_batch, cmvn_utts=args.cmvn_utts,
         num_workers=args.num_workers, eval_every=args.eval_every, save_every=args.save_every, keep=args.keep,

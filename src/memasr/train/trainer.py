@@ -90,6 +90,7 @@ class TrainOptions:
     augment: bool = False  # waveform channel augmentation (memasr.data.augment) of training clips
     augment_scale: float = 1.0  # multiplies every augmentation probability (then the ramp does)
     speed_perturb: tuple[float, float] | None = None  # factor range (memasr.data.speed), from step 0
+    dropout: float | None = None  # overrides the encoder's and predictor's dropout (None: the config's)
     spec_augment: bool = True
     freq_masks: int = 2
     freq_width: int = 27
@@ -405,6 +406,8 @@ class Trainer:
             raise InputError(f"--lr-schedule must be 'eden' or 'cosine', got {o.lr_schedule!r}")
         if o.prune_range < 2 or o.lr_decay_steps < 1 or o.reg_start < 0 or o.reg_ramp < 0:
             raise InputError("--prune-range must be >= 2, --lr-decay-steps >= 1, --reg-start/--reg-ramp >= 0")
+        if o.dropout is not None and not 0.0 <= o.dropout < 1.0:
+            raise InputError(f"--dropout must be in [0, 1), got {o.dropout}")
         if not 0 <= o.augment_scale:
             raise InputError(f"--augment-scale must be >= 0, got {o.augment_scale}")
         if o.speed_perturb is not None:
@@ -530,6 +533,10 @@ class Trainer:
         self.resume_state = None
         if self.resume_path is not None:
             self.resume_state, self.config = read_training_checkpoint(self.resume_path)
+        if o.dropout is not None:  # a training choice, not the architecture: the weights do not change
+            self.config = dataclasses.replace(
+                self.config, encoder=dataclasses.replace(self.config.encoder, dropout=o.dropout),
+                predictor=dataclasses.replace(self.config.predictor, dropout=o.dropout))
 
         # training source, tokenizer
         synth_seed = o.synth_seed if o.synth_seed is not None else o.seed
