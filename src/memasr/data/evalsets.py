@@ -482,7 +482,9 @@ def _pseudo_sources(name: str, rows: list[dict]) -> list[Path]:
     return paths
 
 
-def _load_pseudo(name: str) -> list[EvalItem]:
+def _labelled_rows(name: str) -> list[dict]:
+    """The label rows of pseudo-labelled set ``name``; InputError when its package is missing or
+    the labels hold none of it. Cheap: no audio is touched."""
     root = _PSEUDO_ROOTS[name]
     if not root.path().exists():
         raise _missing(root, root.path(), name)
@@ -490,6 +492,11 @@ def _load_pseudo(name: str) -> list[EvalItem]:
     rows = [r for r in read_pseudo_labels(labels)["items"] if r["set"] == name]
     if not rows:
         raise InputError(f"{labels.name} holds no labels for {name!r}; run scripts/pseudo_label.py")
+    return rows
+
+
+def _load_pseudo(name: str) -> list[EvalItem]:
+    rows = _labelled_rows(name)
     paths = _pseudo_sources(name, rows)
     script = EVAL_SETS[name].labels == "script"  # the text is the game's own line, not Whisper's guess
     return [EvalItem(p, normalize_text(r["text"]), r["id"], pseudo=not script) for p, r in zip(paths, rows)]
@@ -557,22 +564,13 @@ def available_eval_sets() -> list[str]:
     for name in EVAL_SETS:
         try:
             if name in GAMES:
-                _check_game_set(name)
+                _labelled_rows(name)
             else:
                 load_eval_set(name)
         except InputError:
             continue
         out.append(name)
     return out
-
-
-def _check_game_set(name: str) -> None:
-    """InputError unless game ``name``'s package is installed and the labels hold clips of it."""
-    root = GAMES[name]
-    if not root.path().exists():
-        raise _missing(root, root.path(), name)
-    if not any(r["set"] == name for r in read_pseudo_labels(_LABEL_FILES[name])["items"]):
-        raise InputError(f"{_LABEL_FILES[name].name} holds no labels for {name!r}; run scripts/pseudo_label.py")
 
 
 def load_eval_set(name: str) -> list[EvalItem]:
