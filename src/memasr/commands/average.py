@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                           storage_dtype=args.storage_dtype)
     steps = ", ".join(str(s) for s in averaged.steps)
     heads = f", training heads {', '.join(sorted(averaged.heads))}" if averaged.heads else ""
-    print(f"averaged {len(inputs)} checkpoints (steps {steps}{heads}) into {out}")
+    noun = "checkpoint" if len(inputs) == 1 else "checkpoints"
+    print(f"averaged {len(inputs)} {noun} (steps {steps}{heads}) into {out}")
     if averaged.dropped_heads:
         print(f"note: training heads {', '.join(averaged.dropped_heads)} are missing from some inputs and were "
               f"left out; --init-from on {out} starts them afresh")
