@@ -279,7 +279,7 @@ say "sizes: wheels $(mib "$(stat -c %s "$PACK")") (packed)," \
     "text pool $(mib "$(stat -c %s "$CARRY/text_pool.txt.gz")")"
 say "carry $(mib "$carry_bytes") + working tree $(mib "$tree_bytes") = $(mib "$total") (budget $(mib "$BUDGET_BYTES"), hard limit 64 MiB)"
 if [ "$total" -gt "$BUDGET_BYTES" ]; then
-    die "over budget by $(mib $((total - BUDGET_BYTES))): lower DEV_UTTS or carry less"
+    die "over budget by $(mib $((total - BUDGET_BYTES))): move reference/small-baseline and reference/small-optimized into runs/hold/ first (docs/device.md), lower DEV_UTTS or carry less"
 fi
 case $CARRY in "$REPO"/*) git check-ignore -q "$CARRY" 2>/dev/null || say "WARNING: $CARRY is not git-ignored: it would travel twice (add /.carry/ to .gitignore)";; esac
 say "ready: pass carry [\".carry\"] to the run tool (docs/device.md)"
