@@ -86,6 +86,19 @@ def test_float16_storage_halves_the_weights_and_reads_back_as_float32(tmp_path):
     assert all(torch.equal(again.state_dict()[k], v) for k, v in half.state_dict().items())
 
 
+def test_cli_storage_dtypes_are_the_checkpoint_tables():
+    """The CLI names its --storage-dtype choices without importing torch; they must stay the
+    checkpoint module's table."""
+    import argparse
+
+    from memasr.commands import average
+    from memasr.model.checkpoint import STORAGE_DTYPES
+
+    parser = average.register(argparse.ArgumentParser().add_subparsers())
+    action = next(a for a in parser._actions if a.dest == "storage_dtype")
+    assert tuple(action.choices) == tuple(STORAGE_DTYPES)
+
+
 def test_integer_entries_come_from_the_last_state():
     out = average_state_dicts([{"w": torch.tensor([1.0, 3.0]), "n": torch.tensor(1)},
                                {"w": torch.tensor([3.0, 5.0]), "n": torch.tensor(7)}])
