@@ -75,6 +75,25 @@ def test_streaming_encoder_equals_whole_both_schedules(cell, reduction):
         assert torch.allclose(torch.cat(outs, 1), whole, atol=1e-5)
 
 
+@pytest.mark.parametrize("cell,reduction", [("grc", ((1, 2),)), ("lstm", ((0, 2), (2, 2)))])
+def test_batched_transcribe_equals_one_utterance_at_a_time(cell, reduction):
+    """Batch padding must not leak into an utterance's last frames: the time reduction pairs an
+    odd-length utterance's last frame with a padded one, which must be the zero frame that
+    streaming (and a batch of one) appends."""
+    torch.manual_seed(0)
+    model = build_model(tiny_config(cell, reduction)).eval()
+    model.normalizer.mean.fill_(1.5)  # raw zero padding then normalizes to a non-zero frame
+    feats = torch.randn(2, 61, model.config.encoder.input_dim)
+    lengths = torch.tensor([61, 36])  # 36 frames stack to an odd count, padded within the batch
+    with torch.no_grad():
+        batched, batched_lengths = model.transcribe(feats, lengths)
+        for b in range(2):
+            alone, alone_lengths = model.transcribe(feats[b:b + 1, :int(lengths[b])], lengths[b:b + 1])
+            assert int(alone_lengths) == int(batched_lengths[b])
+            n = int(alone_lengths)
+            assert torch.allclose(batched[b, :n], alone[0, :n], atol=1e-5), b
+
+
 def test_stack_and_unstack_states():
     torch.manual_seed(0)
     model = build_model(tiny_config("lstm", ((1, 2),), "rnn")).eval()
