@@ -360,6 +360,30 @@ def test_ctc_only_phase_then_init_from(corpus, tmp_path):
     assert all(torch.equal(v, trained[k]) for k, v in again.model.state_dict().items())
 
 
+def test_pruned_loss_warmup_is_not_restarted_by_a_warm_start(corpus, tmp_path):
+    """The pruned loss ramps in over 2000 steps for a fresh head only: --init-from with a trained
+    pruned head starts at full weight (each warm-started session used to redo the ramp),
+    --prune-warmup overrides, and --resume keeps the run's own value."""
+    first = tmp_path / "first"
+    train(_opts(corpus, first, loss="pruned", steps=2, save_every=2))
+
+    def warm_steps(out: Path, **kw) -> int:
+        trainer = Trainer(_opts(corpus, out, loss="pruned", **kw))
+        trainer.setup()
+        return trainer.module.pruned.warm_steps
+
+    assert warm_steps(tmp_path / "fresh", steps=2) == 2000
+    assert warm_steps(tmp_path / "warm", init_from=str(first / "final"), steps=2) == 0
+    assert warm_steps(tmp_path / "forced", init_from=str(first / "final"), prune_warmup=50, steps=2) == 50
+    # a CTC-only phase has no pruned head to bring: the ramp runs
+    train(_opts(corpus, tmp_path / "ctc", rnnt_weight=0.0, ctc_weight=1.0, steps=2))
+    assert warm_steps(tmp_path / "after-ctc", init_from=str(tmp_path / "ctc" / "final"), steps=2) == 2000
+    cont = tmp_path / "cont"
+    train(_opts(corpus, cont, loss="pruned", init_from=str(first / "final"), steps=2, save_every=2))
+    assert json.loads((cont / "final" / "meta.json").read_text())["prune_warmup"] == 0
+    assert warm_steps(cont, resume="auto", steps=4) == 0
+
+
 def test_init_from_bad_inputs_are_one_line_errors(corpus, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     for bad in (tmp_path / "missing", tmp_path / "empty"):

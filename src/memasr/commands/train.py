@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     opt.add_argument("--loss", choices=("pruned", "full"), default="pruned",
                      help="transducer loss: pruned (simple + pruned, default) or the full lattice")
     opt.add_argument("--prune-range", type=int, default=5, help="label positions per frame of the pruned loss")
+    opt.add_argument("--prune-warmup", type=int, metavar="STEPS",
+                     help="steps over which the pruned loss ramps in after the simple loss (default 2000 for "
+                          "a fresh head, 0 when --init-from brings a trained one; a resumed run keeps its own)")
     opt.add_argument("--reg-start", type=int, default=1500,
                      help="step where SpecAugment, dropout and augmentation start (default 1500)")
     opt.add_argument("--reg-ramp", type=int, default=1500, help="steps to reach their full strength (default 1500)")
@@ -124,7 +127,7 @@ def options_from_args(args: argparse.Namespace):
         steps=args.steps, epochs=args.epochs, max_hours=args.max_hours, max_wall_minutes=args.max_wall_minutes,
         batch_frames=args.batch_frames, batch_tokens=args.batch_tokens, lr=args.lr, min_lr_ratio=args.min_lr_ratio, warmup=args.warmup,
         lr_schedule=args.lr_schedule, lr_decay_steps=args.lr_decay_steps, rnnt_weight=args.rnnt_weight,
-        loss=args.loss, prune_range=args.prune_range, reg_start=args.reg_start, reg_ramp=args.reg_ramp,
+        loss=args.loss, prune_range=args.prune_range, prune_warmup=args.prune_warmup, reg_start=args.reg_start, reg_ramp=args.reg_ramp,
         init_from=args.init_from, augment=args.augment, augment_scale=args.augment_scale,
         speed_perturb=_factor_range(args.speed_perturb),
         weight_decay=args.weight_decay, clip=args.clip, ctc_weight=args.ctc_weight,

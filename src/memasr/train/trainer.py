@@ -84,6 +84,9 @@ class TrainOptions:
     rnnt_weight: float = 1.0  # 0: CTC only (the encoder alone; predictor and joiner are skipped)
     loss: str = "pruned"  # transducer loss: "pruned" (simple + pruned, train/pruned.py) or "full"
     prune_range: int = 5
+    # pruned-loss warm-up steps (simple loss first); None: PrunedLossConfig's 2000 for a fresh
+    # head, 0 when --init-from brings a trained one (its bands are good; a ramp would waste the run)
+    prune_warmup: int | None = None
     reg_start: int = 0  # step at which SpecAugment, dropout and waveform augmentation start ramping in
     reg_ramp: int = 0  # steps from nothing to full strength
     init_from: str | None = None  # model directory, run directory or ckpt-*.pt: weights only
@@ -404,6 +407,8 @@ class Trainer:
             raise InputError(f"--loss must be 'pruned' or 'full', got {o.loss!r}")
         if o.lr_schedule not in ("eden", "cosine"):
             raise InputError(f"--lr-schedule must be 'eden' or 'cosine', got {o.lr_schedule!r}")
+        if o.prune_warmup is not None and o.prune_warmup < 0:
+            raise InputError(f"--prune-warmup must be >= 0, got {o.prune_warmup}")
         if o.prune_range < 2 or o.lr_decay_steps < 1 or o.reg_start < 0 or o.reg_ramp < 0:
             raise InputError("--prune-range must be >= 2, --lr-decay-steps >= 1, --reg-start/--reg-ramp >= 0")
         if o.dropout is not None and not 0.0 <= o.dropout < 1.0:
@@ -585,13 +590,15 @@ class Trainer:
         self.module = _TrainModule(self.model, o.ctc_weight, o.rnnt_weight, o.loss,
                                    PrunedLossConfig(prune_range=o.prune_range))
         self.dropouts = [(m, m.p) for m in self.module.modules() if isinstance(m, nn.Dropout)]
+        loaded_heads: set[str] = set()
         if self.resume_state is not None:
             self.module.model.load_state_dict(self.resume_state["model"])
             self._load_heads(self.resume_state, strict=True)
         elif self.init_weights is not None:
-            self._load_init_weights()
+            loaded_heads = self._load_init_weights()
         elif self.is_main:
             self._fit_cmvn()
+        self.module.pruned.warm_steps = self._prune_warmup(loaded_heads)
         self.module.to(self.device)
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -642,9 +649,26 @@ class Trainer:
             self.log(f"resumed from {self.resume_path} at step {self.step}")
         self.resume_state = None
 
-    def _load_heads(self, states: dict, strict: bool) -> None:
+    def _prune_warmup(self, loaded_heads: set[str]) -> int:
+        """Pruned-loss warm-up steps: --prune-warmup, else what a resumed run used, else 0 for a
+        pruned head warm-started by --init-from (the ramp would restart every session), else 2000."""
+        o = self.opts
+        if o.prune_warmup is not None:
+            return o.prune_warmup
+        if self.resume_state is not None:
+            saved = self.resume_state.get("prune_warmup")
+            return PrunedLossConfig.warm_steps if saved is None else int(saved)
+        if "pruned_head" in loaded_heads and self.module.pruned_head is not None:
+            self.log("note: --init-from brings a trained pruned-loss head; no pruned-loss warm-up "
+                     "(--prune-warmup N to force one)")
+            return 0
+        return PrunedLossConfig.warm_steps
+
+    def _load_heads(self, states: dict, strict: bool) -> set[str]:
         """Training-only heads from ``states`` (a checkpoint or saved heads); ``strict``: a head
-        this run has must be there (resume), else a missing or reshaped head starts fresh."""
+        this run has must be there (resume), else a missing or reshaped head starts fresh.
+        Returns the names of the heads loaded."""
+        loaded = set()
         for name in ("ctc_head", "pruned_head"):
             module, state = getattr(self.module, name), states.get(name)
             if module is None:
@@ -660,16 +684,19 @@ class Trainer:
                 self.log(f"note: --init-from {name} has other shapes; it starts fresh")
                 continue
             module.load_state_dict(state)
+            loaded.add(name)
+        return loaded
 
-    def _load_init_weights(self) -> None:
+    def _load_init_weights(self) -> set[str]:
         """Warm start (``--init-from``): model weights (CMVN included) and training heads; the
         optimizer, schedule and data position start fresh."""
         init = self.init_weights
         from memasr.model.checkpoint import load_weights
 
         load_weights(self.model, init.model, init.where)
-        self._load_heads(init.heads, strict=False)
+        loaded = self._load_heads(init.heads, strict=False)
         self.log(f"initialised from {init.where} (weights only)")
+        return loaded
 
     def _setup_tokenizer_and_vocab(self, texts_fn) -> None:
         self.tokenizer = self._setup_tokenizer(texts_fn)
@@ -946,7 +973,8 @@ class Trainer:
         o = self.opts
         meta = {"step": self.step, "epoch": self.epoch, "audio_hours": self.audio_seconds / 3600,
                 "train": o.train, "preset": o.preset, "config_file": o.config, "ctc_weight": o.ctc_weight,
-                "rnnt_weight": o.rnnt_weight, "loss": o.loss, "init_from": o.init_from,
+                "rnnt_weight": o.rnnt_weight, "loss": o.loss, "prune_warmup": self.module.pruned.warm_steps,
+                "init_from": o.init_from,
                 "augment": o.augment, "speed_perturb": list(o.speed_perturb) if o.speed_perturb else None,
                 "world_size": self.world, "params": count_parameters(self.model)}
         meta.update(extra or {})
@@ -968,6 +996,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "rng": _rng_state(), "best": self.best, "skips": skips,
+            "prune_warmup": self.module.pruned.warm_steps,
             "config": dump_config(self.config), "options": dataclasses.asdict(self.opts),
         }
         _atomic_torch_save(state, path)
