@@ -152,3 +152,12 @@ def test_eval_unreadable_entries_counted(setup, capsys, tmp_path):
     assert main(["eval", "--model", setup["model"], "--manifest", str(allbad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("memasr eval: error: none of the 2 audio files")
+    assert "relative paths are read from the manifest's folder" in err[-1]
+    # a manifest of wrong paths lists the first few and counts the rest
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(json.dumps({"audio_filepath": f"nowhere/{i}.wav", "duration": 1.0, "text": "x"}) + "\n"
+                            for i in range(12)))
+    assert main(["eval", "--model", setup["model"], "--manifest", str(many)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 7 and sum("audio file not found" in line for line in err) == 5
+    assert "counted, not listed" in err[5] and "none of the 12 audio files" in err[6]

@@ -12,8 +12,9 @@ WER and CER are computed with jiwer. The real-time factor is decoding time /
 audio time (reading and resampling the files are not timed).
 
 A missing model directory or a missing or malformed manifest is an error (exit
-2). An unreadable audio entry gets one error line on stderr and is counted; the
-rest are scored and the exit status is 2 at the end.
+2). An unreadable audio entry gets one error line on stderr (the first
+``LISTED_UNREADABLE``; later ones are only counted) and the rest are scored; the
+exit status is 2 at the end.
 """
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
+LISTED_UNREADABLE = 5  # a manifest of wrong paths should not print one line per entry
+
+
 def _readable(items, cache: dict, bad: list[tuple[str, str]]):
     """Yield the items whose audio loads, keeping only the current clip in ``cache``
     (:func:`memasr.evaluate.evaluate_transcriber` reads it from there); unreadable ones are
@@ -65,7 +69,10 @@ def _readable(items, cache: dict, bad: list[tuple[str, str]]):
             cache[item.path], _ = load_audio(item.path, DEFAULT_SR)
         except Exception as exc:  # noqa: BLE001 - InputError, soundfile/soxr errors, ...
             msg = str(exc) if isinstance(exc, InputError) else f"cannot read audio file {item.path}: {exc}"
-            sys.stderr.write(f"memasr eval: error: {msg}\n")
+            if len(bad) < LISTED_UNREADABLE:
+                sys.stderr.write(f"memasr eval: error: {msg}\n")
+            elif len(bad) == LISTED_UNREADABLE:
+                sys.stderr.write("memasr eval: error: further unreadable audio files are counted, not listed\n")
             bad.append((item.path, msg))
             continue
         yield item
@@ -101,7 +108,8 @@ def evaluate_model(model_dir: str, manifest: str, config: RecognizerConfig | Non
                                                 audio=cache)
     except InputError:
         if bad and len(bad) == len(items):
-            raise InputError(f"none of the {len(items)} audio files in {manifest} could be read") from None
+            raise InputError(f"none of the {len(items)} audio files in {manifest} could be read (relative "
+                             f"paths are read from the manifest's folder, {Path(manifest).parent})") from None
         raise
     chars = char_score([r["ref"] for r in rows], [r["hyp"] for r in rows])
     audio_seconds = sum(r["audio_seconds"] for r in rows)
