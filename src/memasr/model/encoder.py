@@ -136,8 +136,12 @@ class Encoder(nn.Module):
                 ) -> tuple[Tensor, Tensor, EncoderState]:
         """Whole sequence: ``x [B, T, D_in] -> (out [B, ceil(T/R), D_out], lengths [B], state)``.
 
-        ``T`` is zero-padded up to a multiple of the total time reduction ``R``.
+        ``T`` is zero-padded up to a multiple of the total time reduction ``R``, and frames at or
+        past ``lengths`` (batch padding) are zeroed: streaming appends zero frames after an
+        utterance, and the time reduction pairs an odd-length utterance's last frame with one.
         """
+        padding = torch.arange(x.shape[1], device=x.device)[None, :] >= lengths.to(x.device)[:, None]
+        x = x.masked_fill(padding.unsqueeze(-1), 0.0)
         pad = (-x.shape[1]) % self.total_reduction
         if pad:
             x = torch.nn.functional.pad(x, (0, 0, 0, pad))

@@ -37,10 +37,6 @@ class Transducer(nn.Module):
     def transcribe(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Whole utterance: ``features [B, T, F], lengths [B] -> (enc [B, T', D], lengths [B])``."""
         stacked, stacked_lengths = self.stack(features, lengths)
-        # Batch padding must look like the zero stacked frames streaming appends after an
-        # utterance: the time reduction pairs an odd utterance's last frame with one of them.
-        valid = torch.arange(stacked.shape[1], device=stacked.device)[None, :] < stacked_lengths[:, None]
-        stacked = stacked * valid.unsqueeze(-1).to(stacked.dtype)
         enc, enc_lengths, _ = self.encoder(stacked, stacked_lengths)
         return enc, enc_lengths
 

@@ -658,7 +658,7 @@ class Trainer:
         if self.resume_state is not None:
             saved = self.resume_state.get("prune_warmup")
             return PrunedLossConfig.warm_steps if saved is None else int(saved)
-        if "pruned_head" in loaded_heads and self.module.pruned_head is not None:
+        if "pruned_head" in loaded_heads:
             self.log("note: --init-from brings a trained pruned-loss head; no pruned-loss warm-up "
                      "(--prune-warmup N to force one)")
             return 0
