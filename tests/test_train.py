@@ -13,6 +13,7 @@ import torch
 
 from memasr.cli import main
 from memasr.errors import InputError
+from memasr.data.tokenizer import Tokenizer
 from memasr.model.checkpoint import load_pretrained
 from memasr.train import data as D
 from memasr.train.trainer import (TrainOptions, Trainer, ctc_greedy, eden_factor, list_checkpoints, lr_factor,
@@ -488,3 +489,31 @@ def test_speed_perturbation_trains_and_chains_with_the_channel(corpus, tmp_path)
     assert frames != t.train_frames and t._epoch_frames(1) != frames
     result = t.fit()
     assert result.steps == 4 and all(math.isfinite(x) for _, x in result.losses)
+
+
+def test_init_scope_encoder_reuses_the_encoder_under_a_new_vocabulary(corpus, tmp_path):
+    """--init-scope encoder: CMVN and encoder come from --init-from; predictor, joiner, heads and a
+    tokenizer of the new config's vocab_size are fresh (another vocabulary on a trained encoder)."""
+    first = tmp_path / "first"
+    train(_opts(corpus, first, steps=2))
+    trained = torch.load(first / "final" / "model.pt")
+    other = tmp_path / "v48.toml"
+    other.write_text(Path(corpus["config"]).read_text().replace("vocab_size = 64", "vocab_size = 48")
+                     .replace("context_size = 2", "context_size = 3"))
+    t = Trainer(_opts(corpus, tmp_path / "new", config=str(other), init_from=str(first / "final"),
+                      init_scope="encoder", steps=2))
+    t.setup()
+    state = t.model.state_dict()
+    encoder_side = [k for k in trained if k.startswith(("normalizer.", "encoder."))]
+    assert encoder_side and all(torch.equal(state[k], trained[k]) for k in encoder_side)
+    assert t.tokenizer.vocab_size == 48 != Tokenizer.load(first / "tokenizer.model").vocab_size
+    assert t.model.config.predictor.context_size == 3
+    assert t.module.pruned.warm_steps == 2000  # a fresh pruned head ramps in
+    # an encoder of another shape is one line of bad input
+    wide = tmp_path / "wide.toml"
+    wide.write_text(Path(corpus["config"]).read_text().replace("hidden_size = 48", "hidden_size = 40"))
+    code = main(["train", "--config", str(wide), "--train", corpus["two"], "--out", str(tmp_path / "w"),
+                 "--steps", "1", "--init-from", str(first / "final"), "--init-scope", "encoder", "--quiet"])
+    assert code == 2
+    with pytest.raises(InputError, match="needs --init-from"):
+        Trainer(_opts(corpus, tmp_path / "x", init_scope="encoder")).setup()

@@ -72,6 +72,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     opt.add_argument("--reg-ramp", type=int, default=1500, help="steps to reach their full strength (default 1500)")
     opt.add_argument("--init-from", metavar="DIR|CKPT",
                      help="warm start from a model directory, run directory or checkpoint (weights only)")
+    opt.add_argument("--init-scope", choices=("model", "encoder"), default="model",
+                     help="what --init-from brings: model (every weight, the training heads and the tokenizer; "
+                          "default) or encoder (CMVN and encoder only; predictor, joiner and heads start fresh "
+                          "and a tokenizer of the config's vocab_size is trained: another vocabulary or "
+                          "predictor on a trained encoder)")
     opt.add_argument("--augment", action="store_true",
                      help="channel augmentation of training clips: rooms, noise, music, telephone band, codecs "
                           "(memasr.data.augment), ramped in with --reg-start/--reg-ramp")
@@ -128,7 +133,7 @@ def options_from_args(args: argparse.Namespace):
         batch_frames=args.batch_frames, batch_tokens=args.batch_tokens, lr=args.lr, min_lr_ratio=args.min_lr_ratio, warmup=args.warmup,
         lr_schedule=args.lr_schedule, lr_decay_steps=args.lr_decay_steps, rnnt_weight=args.rnnt_weight,
         loss=args.loss, prune_range=args.prune_range, prune_warmup=args.prune_warmup, reg_start=args.reg_start, reg_ramp=args.reg_ramp,
-        init_from=args.init_from, augment=args.augment, augment_scale=args.augment_scale,
+        init_from=args.init_from, init_scope=args.init_scope, augment=args.augment, augment_scale=args.augment_scale,
         speed_perturb=_factor_range(args.speed_perturb),
         weight_decay=args.weight_decay, clip=args.clip, ctc_weight=args.ctc_weight,
         dropout=args.dropout, spec_augment=not args.no_spec_augment, freq_masks=args.freq_masks,

@@ -90,6 +90,10 @@ class TrainOptions:
     reg_start: int = 0  # step at which SpecAugment, dropout and waveform augmentation start ramping in
     reg_ramp: int = 0  # steps from nothing to full strength
     init_from: str | None = None  # model directory, run directory or ckpt-*.pt: weights only
+    # what --init-from brings: "model" (every weight, the training heads and the tokenizer) or
+    # "encoder" (CMVN and encoder only: predictor, joiner and heads start fresh, and a new
+    # tokenizer of the config's vocab_size is trained, so another vocabulary can reuse an encoder)
+    init_scope: str = "model"
     augment: bool = False  # waveform channel augmentation (memasr.data.augment) of training clips
     augment_scale: float = 1.0  # multiplies every augmentation probability (then the ramp does)
     speed_perturb: tuple[float, float] | None = None  # factor range (memasr.data.speed), from step 0
@@ -421,6 +425,10 @@ class Trainer:
             SpeedPerturbConfig(factors=tuple(o.speed_perturb)).validate()
         if o.init_from is not None and o.resume is not None:
             raise InputError("--init-from starts a new run; --resume continues one: give only one")
+        if o.init_scope not in ("model", "encoder"):
+            raise InputError(f"--init-scope must be 'model' or 'encoder', got {o.init_scope!r}")
+        if o.init_scope != "model" and o.init_from is None:
+            raise InputError("--init-scope encoder needs --init-from")
         if o.best_metric not in ("loss", "wer"):
             raise InputError("--best-metric must be 'loss' or 'wer'")
         if o.is_synth and o.train != D.SYNTH_PREFIX:
@@ -492,7 +500,7 @@ class Trainer:
         --init-from, or of the run a --resume checkpoint belongs to (its parent's parent), so a
         run resumed into a new --out never trains a tokenizer its weights do not know."""
         init = self.init_weights
-        if init is not None and init.tokenizer is not None:
+        if init is not None and init.tokenizer is not None and self.opts.init_scope == "model":
             return init.tokenizer, f"--init-from {init.where}"
         if self.resume_path is not None:
             path = self.resume_path.resolve().parent.parent / MODEL_FILENAME
@@ -693,10 +701,33 @@ class Trainer:
         init = self.init_weights
         from memasr.model.checkpoint import load_weights
 
+        if self.opts.init_scope == "encoder":
+            self._load_init_encoder()
+            self.log(f"initialised the encoder (and CMVN) from {init.where}; predictor, joiner, heads "
+                     f"and the {self.config.vocab_size}-piece tokenizer are new")
+            return set()
         load_weights(self.model, init.model, init.where)
         loaded = self._load_heads(init.heads, strict=False)
         self.log(f"initialised from {init.where} (weights only)")
         return loaded
+
+    def _load_init_encoder(self) -> None:
+        """``--init-scope encoder``: the front end and encoder of --init-from, which must have
+        this config's encoder (dropout aside: a training choice, not a weight)."""
+        init = self.init_weights
+        mine = self.config.encoder
+        if dataclasses.replace(init.config.encoder, dropout=mine.dropout) != mine:
+            raise InputError(f"--init-from {init.where} has another encoder than this model's "
+                             f"({init.config.encoder} against {mine})")
+        prefixes = ("normalizer.", "encoder.")
+        state = {k: v for k, v in init.model.items() if k.startswith(prefixes)}
+        for name, module in (("normalizer", self.model.normalizer), ("encoder", self.model.encoder)):
+            part = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
+            try:
+                module.load_state_dict(part)
+            except Exception as exc:  # noqa: BLE001 - a mismatch is bad input, one line
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise InputError(f"--init-from {init.where}: its {name} does not match: {first}") from None
 
     def _setup_tokenizer_and_vocab(self, texts_fn) -> None:
         self.tokenizer = self._setup_tokenizer(texts_fn)
@@ -974,7 +1005,7 @@ class Trainer:
         meta = {"step": self.step, "epoch": self.epoch, "audio_hours": self.audio_seconds / 3600,
                 "train": o.train, "preset": o.preset, "config_file": o.config, "ctc_weight": o.ctc_weight,
                 "rnnt_weight": o.rnnt_weight, "loss": o.loss, "prune_warmup": self.module.pruned.warm_steps,
-                "init_from": o.init_from,
+                "init_from": o.init_from, "init_scope": o.init_scope if o.init_from else None,
                 "augment": o.augment, "speed_perturb": list(o.speed_perturb) if o.speed_perturb else None,
                 "world_size": self.world, "params": count_parameters(self.model)}
         meta.update(extra or {})
