@@ -1,0 +1,118 @@
+"""Vocabulary and predictor context chosen by training: runs that differ only in those, side by side.
+
+Each ``--run LABEL=RUN_DIR`` is a finished ``memasr train`` folder (``dev.csv``, ``train.csv``,
+``tokenizer.model``, the model folder ``--model-subdir``). The report gives, per run: BPE pieces
+and stateless-predictor context (from the model's config), parameters, steps, hours of audio
+seen, the dev greedy WER the trainer logged at each evaluation (against wall minutes), and the
+greedy WER of the model folder on every ``--manifest`` (streaming recognizer, one run, side by
+side). Nothing is trained here; the runs' own command goes in with ``--run-command``.
+
+    .venv/bin/python benchmarks/token_choice.py --run v128c2=runs/tok/v128c2 --run v256c2=runs/tok/v256c2 \\
+        --model-subdir avg-3 --manifest data/corpus/test.jsonl --limit 300 --out docs/results/token_choice.md
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from memasr.atomic import atomic_write
+from memasr.decode.recognizer import Recognizer, RecognizerConfig
+from memasr.errors import InputError
+from memasr.evaluate import evaluate_transcriber, manifest_items, streaming_transcriber
+from memasr.model.checkpoint import load_pretrained
+from memasr.model.transducer import count_parameters
+
+
+def _label_value(text: str, flag: str) -> tuple[str, str]:
+    label, sep, value = text.partition("=")
+    if not sep or not label or not value:
+        raise InputError(f"{flag} wants LABEL=VALUE, got {text!r}")
+    return label, value
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def read_run(folder: Path, model_subdir: str) -> dict:
+    """The trainer's logs of one run and its model folder's size and token setup."""
+    dev_csv, train_csv, model_dir = folder / "dev.csv", folder / "train.csv", folder / model_subdir
+    for needed in (dev_csv, train_csv, model_dir / "config.toml"):
+        if not needed.is_file():
+            raise InputError(f"{folder}: no {needed.relative_to(folder)} (a finished memasr train folder?)")
+    dev, train = _rows(dev_csv), _rows(train_csv)
+    model, tokenizer = load_pretrained(model_dir)
+    last = train[-1] if train else {}
+    return {
+        "model_dir": model_dir, "model": model, "tokenizer": tokenizer,
+        "pieces": model.config.vocab_size, "context": model.config.predictor.context_size,
+        "params": count_parameters(model), "steps": int(last.get("step", 0)),
+        "minutes": float(last.get("elapsed_s", 0.0)) / 60, "hours": float(last.get("audio_hours_total", 0.0)),
+        "dev": [(int(r["step"]), float(r["elapsed_s"]) / 60, 100 * float(r["dev_wer"])) for r in dev],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", action="append", required=True, metavar="LABEL=RUN_DIR")
+    p.add_argument("--run-command", action="append", default=[], metavar="LABEL=TEXT",
+                   help="the command that trained LABEL, quoted in the report")
+    p.add_argument("--model-subdir", default="final", help="model folder inside each run to score (default final)")
+    p.add_argument("--manifest", action="append", default=[], help="test manifest(s) to score the models on")
+    p.add_argument("--limit", type=int, default=0, help="first N rows of each manifest (0 = all)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", help="markdown report to write (atomically)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        runs = {label: read_run(Path(folder), args.model_subdir)
+                for label, folder in (_label_value(r, "--run") for r in args.run)}
+        commands = dict(_label_value(c, "--run-command") for c in args.run_command)
+        sets = {m: manifest_items(m, args.limit) for m in args.manifest}
+        for run in runs.values():
+            fn = streaming_transcriber(Recognizer(run["model"], run["tokenizer"], RecognizerConfig()))
+            run["wer"] = {m: 100 * evaluate_transcriber(fn, items)[0]["wer"] for m, items in sets.items()}
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = render(runs, sets, commands, argv if argv is not None else sys.argv[1:])
+    print(text)
+    if args.out:
+        with atomic_write(args.out) as fh:
+            fh.write(text)
+    return 0
+
+
+def render(runs: dict, sets: dict, commands: dict, argv: list[str]) -> str:
+    lines = ["# Vocabulary and predictor context, trained side by side", "",
+             "Command: `.venv/bin/python benchmarks/token_choice.py " + " ".join(shlex.quote(a) for a in argv) + "`",
+             "", "Greedy WER of each run's model folder, streaming, same run:", "",
+             "| run | BPE pieces | context | params | steps | wall min | hours seen | "
+             + " | ".join(f"WER % {m} ({len(items)})" for m, items in sets.items()) + " |",
+             "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(sets)]
+    for label, r in runs.items():
+        cells = "".join(f" {r['wer'][m]:.1f} |" for m in sets)
+        lines.append(f"| {label} | {r['pieces']} | {r['context']} | {r['params'] / 1e6:.2f} M | {r['steps']} | "
+                     f"{r['minutes']:.0f} | {r['hours']:.1f} |{cells}")
+    steps = sorted({s for r in runs.values() for s, _, _ in r["dev"]})
+    lines += ["", "Dev greedy WER (%) logged by the trainer at each evaluation (same dev rows for every run):", "",
+              "| step | " + " | ".join(runs) + " |", "|---:|" + "---:|" * len(runs)]
+    for step in steps:
+        cells = []
+        for r in runs.values():
+            hit = [(m, w) for s, m, w in r["dev"] if s == step]
+            cells.append(f"{hit[0][1]:.1f} ({hit[0][0]:.0f} min)" if hit else "")
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    if commands:
+        lines += ["", "Training commands:", ""] + [f"- {label}: `{cmd}`" for label, cmd in commands.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
