@@ -716,9 +716,11 @@ class Trainer:
         this config's encoder (dropout aside: a training choice, not a weight)."""
         init = self.init_weights
         mine = self.config.encoder
-        if dataclasses.replace(init.config.encoder, dropout=mine.dropout) != mine:
-            raise InputError(f"--init-from {init.where} has another encoder than this model's "
-                             f"({init.config.encoder} against {mine})")
+        theirs = dataclasses.replace(init.config.encoder, dropout=mine.dropout)
+        differ = [f"{f.name} {getattr(theirs, f.name)} against {getattr(mine, f.name)}"
+                  for f in dataclasses.fields(mine) if getattr(theirs, f.name) != getattr(mine, f.name)]
+        if differ:
+            raise InputError(f"--init-from {init.where} has another encoder than this model's: {'; '.join(differ)}")
         prefixes = ("normalizer.", "encoder.")
         state = {k: v for k, v in init.model.items() if k.startswith(prefixes)}
         for name, module in (("normalizer", self.model.normalizer), ("encoder", self.model.encoder)):
