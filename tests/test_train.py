@@ -12,8 +12,8 @@ import soundfile as sf
 import torch
 
 from memasr.cli import main
-from memasr.errors import InputError
 from memasr.data.tokenizer import Tokenizer
+from memasr.errors import InputError
 from memasr.model.checkpoint import load_pretrained
 from memasr.train import data as D
 from memasr.train.trainer import (TrainOptions, Trainer, ctc_greedy, eden_factor, list_checkpoints, lr_factor,

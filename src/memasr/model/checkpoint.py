@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -16,6 +16,8 @@ from memasr.atomic import atomic_directory
 from memasr.errors import InputError
 from memasr.model.config import config_from_dict, dump_config
 from memasr.model.transducer import Transducer, build_model
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 CONFIG_FILE = "config.toml"
 WEIGHTS_FILE = "model.pt"
@@ -77,8 +79,8 @@ def read_model_dir(directory: str | Path, map_location: str = "cpu") -> tuple[An
     return config, state
 
 
-def load_weights(model: Transducer, state: dict, where: str | Path) -> Transducer:
-    """Load ``state`` into ``model``; a mismatch is one-line bad input."""
+def load_weights(model: M, state: dict, where: str | Path) -> M:
+    """Load ``state`` into ``model`` (a Transducer or one of its parts); a mismatch is one-line bad input."""
     try:
         model.load_state_dict(state)
     except Exception as exc:

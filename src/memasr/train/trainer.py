@@ -542,6 +542,8 @@ class Trainer:
         if self.init_weights is not None and self.init_weights.config.features != self.config.features:
             raise InputError(f"--init-from {self.init_weights.where} was trained with other features "
                              f"({self.init_weights.config.features}) than this model's [features]")
+        if self.init_weights is not None and o.init_scope == "encoder":
+            self._check_init_encoder()  # before a tokenizer is trained for nothing
         self.resume_path = self._find_resume()
         self.resume_state = None
         if self.resume_path is not None:
@@ -711,25 +713,24 @@ class Trainer:
         self.log(f"initialised from {init.where} (weights only)")
         return loaded
 
-    def _load_init_encoder(self) -> None:
-        """``--init-scope encoder``: the front end and encoder of --init-from, which must have
-        this config's encoder (dropout aside: a training choice, not a weight)."""
-        init = self.init_weights
-        mine = self.config.encoder
+    def _check_init_encoder(self) -> None:
+        """``--init-scope encoder`` needs --init-from's encoder to be this config's (dropout aside:
+        a training choice, not a weight); the differing fields are one line of bad input."""
+        init, mine = self.init_weights, self.config.encoder
         theirs = dataclasses.replace(init.config.encoder, dropout=mine.dropout)
         differ = [f"{f.name} {getattr(theirs, f.name)} against {getattr(mine, f.name)}"
                   for f in dataclasses.fields(mine) if getattr(theirs, f.name) != getattr(mine, f.name)]
         if differ:
             raise InputError(f"--init-from {init.where} has another encoder than this model's: {'; '.join(differ)}")
-        prefixes = ("normalizer.", "encoder.")
-        state = {k: v for k, v in init.model.items() if k.startswith(prefixes)}
-        for name, module in (("normalizer", self.model.normalizer), ("encoder", self.model.encoder)):
-            part = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
-            try:
-                module.load_state_dict(part)
-            except Exception as exc:  # noqa: BLE001 - a mismatch is bad input, one line
-                first = (str(exc).splitlines() or [type(exc).__name__])[0]
-                raise InputError(f"--init-from {init.where}: its {name} does not match: {first}") from None
+
+    def _load_init_encoder(self) -> None:
+        """``--init-scope encoder``: the front end (CMVN) and encoder of --init-from."""
+        from memasr.model.checkpoint import load_weights
+
+        init = self.init_weights
+        for name in ("normalizer", "encoder"):
+            part = {k[len(name) + 1:]: v for k, v in init.model.items() if k.startswith(name + ".")}
+            load_weights(getattr(self.model, name), part, f"{init.where} ({name})")
 
     def _setup_tokenizer_and_vocab(self, texts_fn) -> None:
         self.tokenizer = self._setup_tokenizer(texts_fn)
