@@ -121,3 +121,40 @@ def test_grc_fused_path_trains_under_autocast():
     (y.float().sum() + c.sum()).backward()
     assert c.dtype == torch.float32 and cell.r.grad.dtype == torch.float32
     assert all(torch.isfinite(p.grad).all() for p in cell.parameters())
+
+
+@pytest.mark.parametrize("kind", ["grc", "lstm", "cifg"])
+def test_widen_from_keeps_the_function_and_new_units_learn(kind):
+    """A wider cell built from a trained one computes the same outputs (whole-sequence, fused
+    training kernel and step by step), and its new units' candidate inputs get gradients."""
+    torch.manual_seed(0)
+    options = {"groups": 8} if kind == "grc" else {}
+    narrow = build_cell(kind, 12, 16, 8, **options).double()
+    wide = build_cell(kind, 12, 40, 8, **options).double()
+    with torch.no_grad():
+        for p in narrow.parameters():
+            p.normal_()  # every weight matters, not just a fresh init
+    wide.widen_from(narrow)
+    x = torch.randn(3, 9, 12, dtype=torch.double)
+    for training in (False, True):
+        narrow.train(training)
+        wide.train(training)
+        assert torch.allclose(wide(x)[0], narrow(x)[0], atol=1e-10)
+    wide(x)[0].pow(2).sum().backward()
+    gates = 3 if kind != "lstm" else 4
+    candidate = 0 if kind == "grc" else wide.candidate_gate
+    grad = wide.w_x.weight.grad.view(gates, -1, 12)[candidate]
+    new_units = grad.view(8, 5, 12)[:, 2:] if kind == "grc" else grad[16:]
+    assert new_units.abs().sum() > 0
+
+
+def test_widen_from_refuses_what_it_cannot_preserve():
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="projection"):
+        build_cell("lstm", 12, 40).widen_from(build_cell("lstm", 12, 16))  # output size would change
+    with pytest.raises(ValueError, match="narrow"):
+        build_cell("grc", 12, 16, 8).widen_from(build_cell("grc", 12, 40, 8))
+    with pytest.raises(ValueError, match="cannot widen a LSTMCell"):
+        build_cell("grc", 12, 40, 8).widen_from(build_cell("lstm", 12, 16, 8))
+    with pytest.raises(ValueError, match="cannot be widened"):
+        build_cell("sru", 12, 40).widen_from(build_cell("sru", 12, 16))

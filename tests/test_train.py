@@ -517,3 +517,28 @@ def test_init_scope_encoder_reuses_the_encoder_under_a_new_vocabulary(corpus, tm
     assert code == 2
     with pytest.raises(InputError, match="needs --init-from"):
         Trainer(_opts(corpus, tmp_path / "x", init_scope="encoder")).setup()
+
+
+def test_init_scope_widen_starts_a_wider_encoder_from_the_same_function(corpus, tmp_path):
+    """--init-scope widen: every weight, the heads and the tokenizer of --init-from, in a config
+    whose encoder has more units; the wider model scores exactly what the narrow one did."""
+    narrow_cfg = tmp_path / "narrow.toml"
+    narrow_cfg.write_text(Path(corpus["config"]).read_text().replace("hidden_size = 48", "hidden_size = 48\nproj_size = 24"))
+    wide_cfg = tmp_path / "wide.toml"
+    wide_cfg.write_text(narrow_cfg.read_text().replace("hidden_size = 48", "hidden_size = 72"))
+    first = tmp_path / "first"
+    train(_opts(corpus, first, config=str(narrow_cfg), steps=2))
+    t = Trainer(_opts(corpus, tmp_path / "wide", config=str(wide_cfg), init_from=str(first / "final"),
+                      init_scope="widen", steps=2))
+    t.setup()
+    assert t.model.config.encoder.hidden_size == 72
+    assert (tmp_path / "wide" / "tokenizer.model").read_bytes() == (first / "tokenizer.model").read_bytes()
+    assert t.module.pruned.warm_steps == 0  # the trained pruned head came along
+    narrow = load_pretrained(first / "final")[0].eval()
+    t.model.eval()
+    features, lengths = torch.randn(1, 100, 80), torch.tensor([100])
+    assert torch.allclose(t.model.transcribe(features, lengths)[0], narrow.transcribe(features, lengths)[0], atol=1e-5)
+    # another shape than "the same, wider" is one line of bad input
+    code = main(["train", "--config", corpus["config"], "--train", corpus["two"], "--out", str(tmp_path / "w"),
+                 "--steps", "1", "--init-from", str(first / "final"), "--init-scope", "widen", "--quiet"])
+    assert code == 2

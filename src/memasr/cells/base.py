@@ -65,6 +65,23 @@ class RecurrentCell(nn.Module):
             outputs.append(y_t)
         return torch.stack(outputs, dim=1), state
 
+    def widen_from(self, source: "RecurrentCell") -> None:
+        """Copy the trained, narrower ``source`` into this cell so that both compute the same
+        function (Net2Net-style growth): old units keep their weights, and every path from an
+        old signal into a new unit's candidate input is zero, so new cells stay at 0 and output
+        0 until training moves them. The rest of a new unit starts at its usual random init, so
+        it gets gradients from the first step. Cells that cannot do this raise ``ValueError``."""
+        raise ValueError(f"a {type(self).__name__} cannot be widened")
+
+    def _check_widen_source(self, source: "RecurrentCell") -> None:
+        if type(source) is not type(self):
+            raise ValueError(f"cannot widen a {type(source).__name__} into a {type(self).__name__}")
+        if (source.input_size, source.output_size) != (self.input_size, self.output_size):
+            raise ValueError(f"widening keeps input and output sizes: {source.input_size}->{source.output_size} "
+                             f"against {self.input_size}->{self.output_size} (a cell needs a projection to widen)")
+        if source.hidden_size > self.hidden_size:
+            raise ValueError(f"cannot narrow {source.hidden_size} units to {self.hidden_size}")
+
     def _fused_ok(self, x: Tensor) -> bool:
         """May :meth:`forward` use a fused training kernel for ``x``? Only in training mode on a
         non-empty sequence, never while tracing or exporting (those must see the step ops)."""
@@ -82,3 +99,13 @@ class RecurrentCell(nn.Module):
             state = self.init_state(x.shape[0], x.device, x.dtype)
         y, state = self.run_steps(self.project_inputs(x), state)
         return self.project_outputs(y), state
+
+
+def embed_units(target: Tensor, source: Tensor, dim: int, blocks: tuple[int, ...]) -> None:
+    """Copy ``source`` into ``target`` along ``dim``, where both are laid out as ``blocks`` (e.g.
+    ``(gates, groups)``) of units and ``source`` has fewer units per block: they fill the leading
+    units of each block of ``target``. In place, without autograd."""
+    inner = dim + len(blocks)
+    t = target.detach().unflatten(dim, (*blocks, -1))
+    s = source.detach().unflatten(dim, (*blocks, -1))
+    t.narrow(inner, 0, s.shape[inner]).copy_(s)

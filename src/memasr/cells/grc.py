@@ -28,7 +28,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from memasr.cells.base import CellState, RecurrentCell
+from memasr.cells.base import CellState, RecurrentCell, embed_units
 
 MAX_RECURRENT_FRACTION_OF_LSTM = 1.0 / 8.0
 
@@ -104,6 +104,24 @@ class GRCCell(RecurrentCell):
 
     def recurrent_parameter_names(self) -> set[str]:
         return {"r"}
+
+    def widen_from(self, source: RecurrentCell) -> None:
+        """More units per group, same groups (see :meth:`RecurrentCell.widen_from`); the
+        candidate is ``z``: its rows in ``W_x`` and its columns fed by old units in ``R`` start
+        at 0 for new units."""
+        self._check_widen_source(source)
+        if source.groups != self.groups or self.w_p is None:
+            raise ValueError(f"a GRC widens with the same groups and a projection "
+                             f"(groups {source.groups} against {self.groups}, proj {self.output_size})")
+        g, old, new = self.groups, source.hidden_size // self.groups, self.hidden_size // self.groups
+        with torch.no_grad():
+            self.w_x.weight.view(3, g, new, -1)[0, :, old:].zero_()
+            self.w_x.bias.view(3, g, new)[0, :, old:].zero_()
+            self.r.view(g, new, 3, new)[:, :old, 0, old:].zero_()
+            embed_units(self.w_x.weight, source.w_x.weight, 0, (3, g))
+            embed_units(self.w_x.bias, source.w_x.bias, 0, (3, g))
+            self.r.view(g, new, 3, new)[:, :old, :, :old].copy_(source.r.view(g, old, 3, old))
+            embed_units(self.w_p.weight, source.w_p.weight, 1, (g,))
 
 
 class _GroupedRecurrence(torch.autograd.Function):

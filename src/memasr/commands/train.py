@@ -72,11 +72,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     opt.add_argument("--reg-ramp", type=int, default=1500, help="steps to reach their full strength (default 1500)")
     opt.add_argument("--init-from", metavar="DIR|CKPT",
                      help="warm start from a model directory, run directory or checkpoint (weights only)")
-    opt.add_argument("--init-scope", choices=("model", "encoder"), default="model",
+    opt.add_argument("--init-scope", choices=("model", "encoder", "widen"), default="model",
                      help="what --init-from brings: model (every weight, the training heads and the tokenizer; "
-                          "default) or encoder (CMVN and encoder only; predictor, joiner and heads start fresh "
+                          "default), encoder (CMVN and encoder only; predictor, joiner and heads start fresh "
                           "and a tokenizer of the config's vocab_size is trained: another vocabulary or "
-                          "predictor on a trained encoder)")
+                          "predictor on a trained encoder) or widen (like model, into a config whose encoder "
+                          "has a larger hidden_size: new units start silent, so training resumes from the "
+                          "same outputs and loss)")
     opt.add_argument("--augment", action="store_true",
                      help="channel augmentation of training clips: rooms, noise, music, telephone band, codecs "
                           "(memasr.data.augment), ramped in with --reg-start/--reg-ramp")

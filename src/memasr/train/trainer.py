@@ -56,6 +56,7 @@ CKPT_RE = re.compile(r"^ckpt-(\d{8})\.pt$")
 TRAIN_CSV_FIELDS = ["step", "epoch", "loss", "rnnt", "ctc", "lr", "grad_norm", "utts", "tokens",
                     "audio_seconds", "audio_hours_total", "elapsed_s", "steps_per_s", "audio_s_per_s",
                     "padding"]  # padding: share of the window's padded feature frames that are padding
+INIT_SCOPES = ("model", "encoder", "widen")  # what --init-from brings
 DEV_CSV_FIELDS = ["step", "dev_loss", "dev_wer", "dev_utts", "dev_words", "audio_hours_total", "elapsed_s"]
 
 
@@ -425,10 +426,10 @@ class Trainer:
             SpeedPerturbConfig(factors=tuple(o.speed_perturb)).validate()
         if o.init_from is not None and o.resume is not None:
             raise InputError("--init-from starts a new run; --resume continues one: give only one")
-        if o.init_scope not in ("model", "encoder"):
-            raise InputError(f"--init-scope must be 'model' or 'encoder', got {o.init_scope!r}")
+        if o.init_scope not in INIT_SCOPES:
+            raise InputError(f"--init-scope must be one of {', '.join(INIT_SCOPES)}, got {o.init_scope!r}")
         if o.init_scope != "model" and o.init_from is None:
-            raise InputError("--init-scope encoder needs --init-from")
+            raise InputError(f"--init-scope {o.init_scope} needs --init-from")
         if o.best_metric not in ("loss", "wer"):
             raise InputError("--best-metric must be 'loss' or 'wer'")
         if o.is_synth and o.train != D.SYNTH_PREFIX:
@@ -500,7 +501,7 @@ class Trainer:
         --init-from, or of the run a --resume checkpoint belongs to (its parent's parent), so a
         run resumed into a new --out never trains a tokenizer its weights do not know."""
         init = self.init_weights
-        if init is not None and init.tokenizer is not None and self.opts.init_scope == "model":
+        if init is not None and init.tokenizer is not None and self.opts.init_scope != "encoder":
             return init.tokenizer, f"--init-from {init.where}"
         if self.resume_path is not None:
             path = self.resume_path.resolve().parent.parent / MODEL_FILENAME
@@ -544,6 +545,13 @@ class Trainer:
                              f"({self.init_weights.config.features}) than this model's [features]")
         if self.init_weights is not None and o.init_scope == "encoder":
             self._check_init_encoder()  # before a tokenizer is trained for nothing
+        if self.init_weights is not None and o.init_scope == "widen":
+            from memasr.model.grow import widening_problems
+
+            problems = widening_problems(self.init_weights.config, self.config)
+            if problems:
+                raise InputError(f"--init-scope widen: --init-from {self.init_weights.where} is not this config "
+                                 f"with a narrower encoder: {'; '.join(problems)}")
         self.resume_path = self._find_resume()
         self.resume_state = None
         if self.resume_path is not None:
@@ -708,9 +716,18 @@ class Trainer:
             self.log(f"initialised the encoder (and CMVN) from {init.where}; predictor, joiner, heads "
                      f"and the {self.config.vocab_size}-piece tokenizer are new")
             return set()
-        load_weights(self.model, init.model, init.where)
+        if self.opts.init_scope == "widen":
+            from memasr.model.grow import widen_model
+
+            source = build_model(init.config)
+            load_weights(source, init.model, init.where)
+            widen_model(self.model, source)
+        else:
+            load_weights(self.model, init.model, init.where)
         loaded = self._load_heads(init.heads, strict=False)
-        self.log(f"initialised from {init.where} (weights only)")
+        grown = (f", encoder widened from {init.config.encoder.hidden_size} to {self.config.encoder.hidden_size} units"
+                 if self.opts.init_scope == "widen" else "")
+        self.log(f"initialised from {init.where} (weights only{grown})")
         return loaded
 
     def _check_init_encoder(self) -> None:

@@ -1,0 +1,60 @@
+"""Growing a trained transducer into a wider encoder without changing what it computes.
+
+A model trained for hundreds of hours is the most expensive thing we own; a capacity experiment
+should not start from scratch. :func:`widen_model` copies a trained model into one whose encoder
+has more units per layer (``hidden_size``), everything else equal: every cell keeps its trained
+units and gets new ones that output 0 at first (:meth:`RecurrentCell.widen_from`), so the wider
+model starts with the source's exact outputs and loss, and training decides what the new units
+learn (Chen et al. 2016, "Net2Net", function-preserving growth).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from memasr.errors import InputError
+from memasr.model.config import ModelConfig
+from memasr.model.transducer import Transducer
+
+
+# fields that are training or runtime choices, not weights
+_FREE_FIELDS = {"name", "schedule", "encoder.dropout", "predictor.dropout", "encoder.hidden_size"}
+
+
+def _weight_fields(config: ModelConfig) -> dict[str, Any]:
+    """``{"vocab_size": 256, "encoder.num_layers": 4, ...}``: every field that shapes the weights."""
+    flat = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+            if not dataclasses.is_dataclass(getattr(config, f.name))}
+    for section in ("features", "encoder", "predictor", "joiner"):
+        part = getattr(config, section)
+        flat.update({f"{section}.{f.name}": getattr(part, f.name) for f in dataclasses.fields(part)})
+    return {k: v for k, v in flat.items() if k not in _FREE_FIELDS}
+
+
+def widening_problems(source: ModelConfig, target: ModelConfig) -> list[str]:
+    """Why ``source`` cannot be widened into ``target`` (empty when it can): the two may differ
+    only in the encoder's ``hidden_size`` (not smaller), dropout, name and schedule."""
+    theirs, mine = _weight_fields(source), _weight_fields(target)
+    problems = [f"{k} {theirs[k]} against {mine[k]}" for k in mine if theirs[k] != mine[k]]
+    if source.encoder.hidden_size > target.encoder.hidden_size:
+        problems.append(f"encoder.hidden_size {source.encoder.hidden_size} is wider than {target.encoder.hidden_size}")
+    return problems
+
+
+def widen_model(target: Transducer, source: Transducer) -> None:
+    """Overwrite ``target``'s weights with ``source``'s, widened: same outputs for every input.
+
+    Raises :class:`InputError` naming the fields that differ when ``target``'s config is not
+    ``source``'s with a wider encoder, or when a cell cannot widen (e.g. no projection)."""
+    problems = widening_problems(source.config, target.config)
+    if problems:
+        raise InputError(f"cannot widen this model into the new config: {'; '.join(problems)}")
+    cell_prefixes = tuple(f"encoder.layers.{i}.cell." for i in range(len(target.encoder.layers)))
+    shared = {k: v for k, v in source.state_dict().items() if not k.startswith(cell_prefixes)}
+    missing, unexpected = target.load_state_dict(shared, strict=False)
+    assert not unexpected and all(k.startswith(cell_prefixes) for k in missing), (missing, unexpected)
+    for mine, theirs in zip(target.encoder.layers, source.encoder.layers):
+        try:
+            mine.cell.widen_from(theirs.cell)
+        except ValueError as err:
+            raise InputError(f"cannot widen encoder layer {mine.layer_index}: {err}") from None
