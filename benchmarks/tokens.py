@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {r['vocab']} | {r['tokens_per_word']:.2f} | {r['per_frame_mean']:.3f} | {r['per_frame_p95']:.3f} "
                      f"| {100 * r['near_infeasible']:.1f}% | {100 * r['infeasible']:.2f}% | {r['output_params']:,} |")
     lines += ["", "These are statistics of the text alone; the runs that trained each choice side by side are in "
-              "[token_choice.md](token_choice.md) (`benchmarks/token_choice.py`)."]
+              "[token_choice.md](token_choice.md) (`benchmarks/side_by_side.py`)."]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

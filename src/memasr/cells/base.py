@@ -67,10 +67,10 @@ class RecurrentCell(nn.Module):
 
     def widen_from(self, source: "RecurrentCell") -> None:
         """Copy the trained, narrower ``source`` into this cell so that both compute the same
-        function (Net2Net-style growth): old units keep their weights, and every path from an
-        old signal into a new unit's candidate input is zero, so new cells stay at 0 and output
-        0 until training moves them. The rest of a new unit starts at its usual random init, so
-        it gets gradients from the first step. Cells that cannot do this raise ``ValueError``."""
+        function (Chen et al. 2016, Net2WiderNet): every new unit is a copy of an old one
+        (:func:`split_units`), and what an old unit feeds downstream is shared among its copies
+        (:func:`split_outgoing`), with noise that cancels over the copies so that they learn
+        apart. Cells that cannot do this raise ``ValueError``."""
         raise ValueError(f"a {type(self).__name__} cannot be widened")
 
     def _check_widen_source(self, source: "RecurrentCell") -> None:
@@ -101,11 +101,19 @@ class RecurrentCell(nn.Module):
         return self.project_outputs(y), state
 
 
-def embed_units(target: Tensor, source: Tensor, dim: int, blocks: tuple[int, ...]) -> None:
-    """Copy ``source`` into ``target`` along ``dim``, where both are laid out as ``blocks`` (e.g.
-    ``(gates, groups)``) of units and ``source`` has fewer units per block: they fill the leading
-    units of each block of ``target``. In place, without autograd."""
-    inner = dim + len(blocks)
-    t = target.detach().unflatten(dim, (*blocks, -1))
-    s = source.detach().unflatten(dim, (*blocks, -1))
-    t.narrow(inner, 0, s.shape[inner]).copy_(s)
+def split_units(old: int, new: int) -> tuple[Tensor, Tensor]:
+    """Net2WiderNet's unit mapping from ``old`` to ``new >= old`` units: unit ``u`` of the wider
+    layer copies old unit ``source[u]`` (the old units first, then copies of them in order), and
+    ``copies[j]`` counts the units that carry old unit ``j`` (itself included)."""
+    source = torch.arange(new) % old
+    return source, torch.bincount(source, minlength=old)
+
+
+def split_outgoing(weight: Tensor, source: Tensor, copies: Tensor, noise: float = 0.1) -> Tensor:
+    """``weight [..., old]`` (what each old unit feeds downstream) -> ``[..., new]``: each copy
+    gets an equal share plus noise (``noise`` x the shares' std) that sums to 0 over the copies of
+    a unit, so the copies' contributions still add up to the old weight exactly."""
+    share = weight[..., source] / copies[source].to(weight.dtype)
+    jitter = noise * share.std() * torch.randn_like(share)
+    jitter_sum = torch.zeros_like(weight).index_add_(-1, source, jitter)
+    return share + jitter - (jitter_sum / copies.to(weight.dtype))[..., source]

@@ -28,7 +28,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from memasr.cells.base import CellState, RecurrentCell, embed_units
+from memasr.cells.base import CellState, RecurrentCell, split_outgoing, split_units
 
 MAX_RECURRENT_FRACTION_OF_LSTM = 1.0 / 8.0
 
@@ -106,22 +106,23 @@ class GRCCell(RecurrentCell):
         return {"r"}
 
     def widen_from(self, source: RecurrentCell) -> None:
-        """More units per group, same groups (see :meth:`RecurrentCell.widen_from`); the
-        candidate is ``z``: its rows in ``W_x`` and its columns fed by old units in ``R`` start
-        at 0 for new units."""
+        """More units per group, same groups (see :meth:`RecurrentCell.widen_from`): a copy
+        stays in its original's group; ``R``'s rows (what a unit feeds back) and ``W_p``'s
+        columns are shared among the copies."""
         self._check_widen_source(source)
         if source.groups != self.groups or self.w_p is None:
             raise ValueError(f"a GRC widens with the same groups and a projection "
                              f"(groups {source.groups} against {self.groups}, proj {self.output_size})")
         g, old, new = self.groups, source.hidden_size // self.groups, self.hidden_size // self.groups
+        units, copies = split_units(old, new)
         with torch.no_grad():
-            self.w_x.weight.view(3, g, new, -1)[0, :, old:].zero_()
-            self.w_x.bias.view(3, g, new)[0, :, old:].zero_()
-            self.r.view(g, new, 3, new)[:, :old, 0, old:].zero_()
-            embed_units(self.w_x.weight, source.w_x.weight, 0, (3, g))
-            embed_units(self.w_x.bias, source.w_x.bias, 0, (3, g))
-            self.r.view(g, new, 3, new)[:, :old, :, :old].copy_(source.r.view(g, old, 3, old))
-            embed_units(self.w_p.weight, source.w_p.weight, 1, (g,))
+            self.w_x.weight.copy_(source.w_x.weight.view(3, g, old, -1)[:, :, units].reshape_as(self.w_x.weight))
+            self.w_x.bias.copy_(source.w_x.bias.view(3, g, old)[:, :, units].reshape_as(self.w_x.bias))
+            r = source.r.view(g, old, 3, old)[:, :, :, units]  # gate inputs of every unit, copies included
+            r = split_outgoing(r.permute(0, 2, 3, 1), units, copies, noise=0.0).permute(0, 3, 1, 2)
+            self.r.copy_(r.reshape_as(self.r))
+            w_p = split_outgoing(source.w_p.weight.view(-1, g, old), units, copies)
+            self.w_p.weight.copy_(w_p.reshape_as(self.w_p.weight))
 
 
 class _GroupedRecurrence(torch.autograd.Function):

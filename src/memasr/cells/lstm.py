@@ -10,7 +10,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-from memasr.cells.base import CellState, RecurrentCell, embed_units
+from memasr.cells.base import CellState, RecurrentCell, split_outgoing, split_units
 
 # ATen's notes about its fused LSTM kernel (LSTMP skips oneDNN on CPU; cuDNN copies weights that
 # are not one flat buffer) are expected here and would otherwise repeat on every call.
@@ -27,7 +27,6 @@ class _GatedLSTMBase(RecurrentCell):
     """
 
     num_gates: int = 4
-    candidate_gate: int = 2  # the tanh input g among the gate blocks
 
     def __init__(self, input_size: int, hidden_size: int, proj_size: int = 0) -> None:
         super().__init__()
@@ -66,18 +65,18 @@ class _GatedLSTMBase(RecurrentCell):
         return h_new, (h_new, c_new)
 
     def widen_from(self, source: RecurrentCell) -> None:
-        """More cells behind the same projection (see :meth:`RecurrentCell.widen_from`): new
-        units' candidate rows in ``W_x`` and ``W_h`` start at 0."""
+        """More cells behind the same projection (see :meth:`RecurrentCell.widen_from`): a copy
+        repeats its original's gate rows; ``W_proj``'s columns are shared among the copies."""
         self._check_widen_source(source)
         if self.w_proj is None:
             raise ValueError("an LSTM widens only behind a projection (proj_size > 0)")
-        gates, old = self.num_gates, source.hidden_size
+        gates = self.num_gates
+        units, copies = split_units(source.hidden_size, self.hidden_size)
         with torch.no_grad():
             for mine, theirs in ((self.w_x.weight, source.w_x.weight), (self.w_x.bias, source.w_x.bias),
                                  (self.w_h.weight, source.w_h.weight)):
-                mine.unflatten(0, (gates, -1))[self.candidate_gate, old:].zero_()
-                embed_units(mine, theirs, 0, (gates,))
-            embed_units(self.w_proj.weight, source.w_proj.weight, 1, ())
+                mine.copy_(theirs.unflatten(0, (gates, -1))[:, units].reshape_as(mine))
+            self.w_proj.weight.copy_(split_outgoing(source.w_proj.weight, units, copies))
 
     def recurrent_parameter_names(self) -> set[str]:
         names = {"w_h.weight"}
@@ -123,7 +122,6 @@ class CIFGCell(_GatedLSTMBase):
     """Coupled input-forget gate LSTM: ``i = 1 - f``, three gate blocks (f, g, o)."""
 
     num_gates = 3
-    candidate_gate = 1
 
     def _forget_slice(self) -> slice:
         return slice(0, self.hidden_size)

@@ -77,8 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                           "default), encoder (CMVN and encoder only; predictor, joiner and heads start fresh "
                           "and a tokenizer of the config's vocab_size is trained: another vocabulary or "
                           "predictor on a trained encoder) or widen (like model, into a config whose encoder "
-                          "has a larger hidden_size: new units start silent, so training resumes from the "
-                          "same outputs and loss)")
+                          "has a larger hidden_size: new units are copies of old ones (Net2WiderNet), so "
+                          "training resumes from the same outputs and loss)")
     opt.add_argument("--augment", action="store_true",
                      help="channel augmentation of training clips: rooms, noise, music, telephone band, codecs "
                           "(memasr.data.augment), ramped in with --reg-start/--reg-ramp")

@@ -1,14 +1,16 @@
-"""Vocabulary and predictor context chosen by training: runs that differ only in those, side by side.
+"""Training runs that differ in one choice (vocabulary, predictor context, encoder width...), side by side.
 
 Each ``--run LABEL=RUN_DIR`` is a finished ``memasr train`` folder (``dev.csv``, ``train.csv``,
-``tokenizer.model``, the model folder ``--model-subdir``). The report gives, per run: BPE pieces
-and stateless-predictor context (from the model's config), parameters, steps, hours of audio
-seen, the dev greedy WER the trainer logged at each evaluation (against wall minutes), and the
-greedy WER of the model folder on every ``--manifest`` (streaming recognizer, one run, side by
-side). Nothing is trained here; the runs' own command goes in with ``--run-command``.
+``tokenizer.model``, the model folder ``--model-subdir``). The report gives, per run: BPE pieces,
+stateless-predictor context and encoder units per layer (from the model's config), parameters,
+steps, wall minutes, hours of audio seen, the dev greedy WER the trainer logged at each evaluation
+(against wall minutes), and the greedy WER of the model folder on every ``--manifest``
+(streaming recognizer, one run, side by side). Nothing is trained here; the runs' own command
+goes in with ``--run-command``. Used for docs/results/token_choice.md and widen.md.
 
-    .venv/bin/python benchmarks/token_choice.py --run v128c2=runs/tok/v128c2 --run v256c2=runs/tok/v256c2 \\
-        --model-subdir avg-3 --manifest data/corpus/test.jsonl --limit 300 --out docs/results/token_choice.md
+    .venv/bin/python benchmarks/side_by_side.py --title 'Vocabulary and predictor context, trained side by side' \\
+        --run v128c2=runs/tok/v128c2 --run v256c2=runs/tok/v256c2 --model-subdir avg-3 \\
+        --manifest data/corpus/test.jsonl --limit 300 --out docs/results/token_choice.md
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ def read_run(folder: Path, model_subdir: str) -> dict:
     return {
         "model_dir": model_dir, "model": model, "tokenizer": tokenizer,
         "pieces": model.config.vocab_size, "context": model.config.predictor.context_size,
+        "units": model.config.encoder.hidden_size,
         "params": count_parameters(model), "steps": int(last.get("step", 0)),
         "minutes": float(last.get("elapsed_s", 0.0)) / 60, "hours": float(last.get("audio_hours_total", 0.0)),
         "dev": [(int(r["step"]), float(r["elapsed_s"]) / 60, 100 * float(r["dev_wer"])) for r in dev],
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", action="append", default=[], help="test manifest(s) to score the models on")
     p.add_argument("--limit", type=int, default=0, help="first N rows of each manifest (0 = all)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--title", default="Training runs side by side", help="the report's heading")
     p.add_argument("--out", help="markdown report to write (atomically)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = render(runs, sets, commands, argv if argv is not None else sys.argv[1:])
+    text = render(args.title, runs, sets, commands, argv if argv is not None else sys.argv[1:])
     print(text)
     if args.out:
         with atomic_write(args.out) as fh:
@@ -89,16 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def render(runs: dict, sets: dict, commands: dict, argv: list[str]) -> str:
-    lines = ["# Vocabulary and predictor context, trained side by side", "",
-             "Command: `.venv/bin/python benchmarks/token_choice.py " + " ".join(shlex.quote(a) for a in argv) + "`",
+def render(title: str, runs: dict, sets: dict, commands: dict, argv: list[str]) -> str:
+    lines = [f"# {title}", "",
+             "Command: `.venv/bin/python benchmarks/side_by_side.py " + " ".join(shlex.quote(a) for a in argv) + "`",
              "", "Greedy WER of each run's model folder, streaming, same run:", "",
-             "| run | BPE pieces | context | params | steps | wall min | hours seen | "
+             "| run | BPE pieces | context | encoder units | params | steps | wall min | hours seen | "
              + " | ".join(f"WER % {m} ({len(items)})" for m, items in sets.items()) + " |",
-             "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(sets)]
+             "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(sets)]
     for label, r in runs.items():
         cells = "".join(f" {r['wer'][m]:.1f} |" for m in sets)
-        lines.append(f"| {label} | {r['pieces']} | {r['context']} | {r['params'] / 1e6:.2f} M | {r['steps']} | "
+        lines.append(f"| {label} | {r['pieces']} | {r['context']} | {r['units']} | {r['params'] / 1e6:.2f} M | {r['steps']} | "
                      f"{r['minutes']:.0f} | {r['hours']:.1f} |{cells}")
     steps = sorted({s for r in runs.values() for s, _, _ in r["dev"]})
     lines += ["", "Dev greedy WER (%) logged by the trainer at each evaluation (same dev rows for every run):", "",
