@@ -1,9 +1,11 @@
 """Training runs that differ in one choice (vocabulary, predictor context, encoder width...), side by side.
 
-Each ``--run LABEL=RUN_DIR`` is a finished ``memasr train`` folder (``dev.csv``, ``train.csv``,
-``tokenizer.model``, the model folder ``--model-subdir``). The report gives, per run: BPE pieces,
-stateless-predictor context and encoder units per layer (from the model's config), parameters,
-steps, wall minutes, hours of audio seen, the dev greedy WER the trainer logged at each evaluation
+Each ``--run LABEL=RUN_DIR`` is a ``memasr train`` folder (``dev.csv``, ``train.csv``,
+``tokenizer.model``, the model folder ``--model-subdir``), or a model folder inside one (e.g. an
+average of chosen checkpoints, to compare runs at equal steps). The report gives, per run: BPE
+pieces, stateless-predictor context and encoder units per layer (from the model's config),
+parameters, the scored model's step (its own, or the last one it averages) with the wall minutes
+and hours of audio seen up to it, the dev greedy WER the trainer logged at each evaluation
 (against wall minutes), and the greedy WER of the model folder on every ``--manifest``
 (streaming recognizer, one run, side by side). Nothing is trained here; the runs' own command
 goes in with ``--run-command``. Used for docs/results/token_choice.md and widen.md.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -42,15 +45,29 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _model_step(model_dir: Path) -> int | None:
+    """The training step a model folder holds: its own (final/, best/) or the last averaged one."""
+    meta_file = model_dir / "meta.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    if meta.get("averaged_steps"):
+        return max(meta["averaged_steps"])
+    return meta.get("step")
+
+
 def read_run(folder: Path, model_subdir: str) -> dict:
-    """The trainer's logs of one run and its model folder's size and token setup."""
+    """The trainer's logs of one run and its model folder's size, token setup and step. ``folder``
+    is a run (its ``model_subdir`` is scored) or a model folder inside one (scored as it is)."""
+    if (folder / "config.toml").is_file() and (folder.parent / "dev.csv").is_file():
+        folder, model_subdir = folder.parent, folder.name
     dev_csv, train_csv, model_dir = folder / "dev.csv", folder / "train.csv", folder / model_subdir
     for needed in (dev_csv, train_csv, model_dir / "config.toml"):
         if not needed.is_file():
             raise InputError(f"{folder}: no {needed.relative_to(folder)} (a finished memasr train folder?)")
     dev, train = _rows(dev_csv), _rows(train_csv)
     model, tokenizer = load_pretrained(model_dir)
-    last = train[-1] if train else {}
+    step = _model_step(model_dir)
+    upto = [r for r in train if step is None or int(r["step"]) <= step]
+    last = upto[-1] if upto else {}
     return {
         "model_dir": model_dir, "model": model, "tokenizer": tokenizer,
         "pieces": model.config.vocab_size, "context": model.config.predictor.context_size,
@@ -63,7 +80,8 @@ def read_run(folder: Path, model_subdir: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", action="append", required=True, metavar="LABEL=RUN_DIR")
+    p.add_argument("--run", action="append", required=True, metavar="LABEL=RUN_DIR",
+                   help="a run folder (its --model-subdir is scored) or a model folder inside a run")
     p.add_argument("--run-command", action="append", default=[], metavar="LABEL=TEXT",
                    help="the command that trained LABEL, quoted in the report")
     p.add_argument("--model-subdir", default="final", help="model folder inside each run to score (default final)")
@@ -97,7 +115,7 @@ def render(title: str, runs: dict, sets: dict, commands: dict, argv: list[str]) 
     lines = [f"# {title}", "",
              "Command: `.venv/bin/python benchmarks/side_by_side.py " + " ".join(shlex.quote(a) for a in argv) + "`",
              "", "Greedy WER of each run's model folder, streaming, same run:", "",
-             "| run | BPE pieces | context | encoder units | params | steps | wall min | hours seen | "
+             "| run | BPE pieces | context | encoder units | params | model step | wall min | hours seen | "
              + " | ".join(f"WER % {m} ({len(items)})" for m, items in sets.items()) + " |",
              "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(sets)]
     for label, r in runs.items():
