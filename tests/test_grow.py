@@ -42,5 +42,7 @@ def test_only_the_hidden_size_may_grow():
     problems = widening_problems(narrow_cfg, other)
     assert problems == ["vocab_size 256 against 500", "encoder.num_layers 2 against 3"]
     assert widening_problems(wide_cfg, narrow_cfg) == ["encoder.hidden_size 80 is wider than 48"]
+    no_proj = dataclasses.replace(narrow_cfg, encoder=dataclasses.replace(narrow_cfg.encoder, proj_size=0))
+    assert widening_problems(no_proj, no_proj) == ["widening needs encoder.proj_size > 0"]
     with pytest.raises(InputError, match="encoder.num_layers 2 against 3"):
         widen_model(build_model(other), build_model(narrow_cfg))

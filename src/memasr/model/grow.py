@@ -43,6 +43,10 @@ def widening_problems(source: ModelConfig, target: ModelConfig) -> list[str]:
     problems = [f"{k} {theirs[k]} against {mine[k]}" for k in mine if theirs[k] != mine[k]]
     if source.encoder.hidden_size > target.encoder.hidden_size:
         problems.append(f"encoder.hidden_size {source.encoder.hidden_size} is wider than {target.encoder.hidden_size}")
+    if target.encoder.cell == "sru":
+        problems.append("an SRU encoder cannot be widened")
+    elif target.encoder.proj_size == 0:  # the layer outputs would grow with the units
+        problems.append("widening needs encoder.proj_size > 0")
     return problems
 
 
