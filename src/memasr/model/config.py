@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from memasr.data.features import FeatureConfig
 from memasr.errors import InputError
@@ -169,6 +169,24 @@ def validate_config(config: ModelConfig, where: str = "config") -> None:
             raise InputError(f"{where}: [{label}] sru has no projection; set proj_size = 0")
     if not 0.0 <= enc.dropout < 1.0 or not 0.0 <= pred.dropout < 1.0:
         raise InputError(f"{where}: dropout must be in [0, 1)")
+
+
+SECTIONS = ("features", "encoder", "predictor", "joiner")
+
+
+def config_differences(a: ModelConfig, b: ModelConfig, ignore: Iterable[str] = ()) -> list[str]:
+    """Fields where two configs differ, flattened and in declaration order, e.g.
+    ``["vocab_size 256 against 500", "encoder.cell lstm against grc"]``; names in ``ignore``
+    (``"name"``, ``"encoder.dropout"``...) are skipped."""
+    def flat(config: ModelConfig) -> dict[str, Any]:
+        out = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in SECTIONS}
+        for section in SECTIONS:
+            part = getattr(config, section)
+            out.update({f"{section}.{f.name}": getattr(part, f.name) for f in fields(part)})
+        return out
+
+    skip, theirs, mine = set(ignore), flat(a), flat(b)
+    return [f"{k} {theirs[k]} against {mine[k]}" for k in mine if k not in skip and theirs[k] != mine[k]]
 
 
 def load_config(path: str | Path) -> ModelConfig:

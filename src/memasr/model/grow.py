@@ -14,33 +14,19 @@ three decimals (docs/results/widen.md).
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from memasr.errors import InputError
-from memasr.model.config import ModelConfig
+from memasr.model.config import ModelConfig, config_differences
 from memasr.model.transducer import Transducer
 
 
 # fields that are training or runtime choices, not weights
-_FREE_FIELDS = {"name", "schedule", "encoder.dropout", "predictor.dropout", "encoder.hidden_size"}
-
-
-def _weight_fields(config: ModelConfig) -> dict[str, Any]:
-    """``{"vocab_size": 256, "encoder.num_layers": 4, ...}``: every field that shapes the weights."""
-    flat = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-            if not dataclasses.is_dataclass(getattr(config, f.name))}
-    for section in ("features", "encoder", "predictor", "joiner"):
-        part = getattr(config, section)
-        flat.update({f"{section}.{f.name}": getattr(part, f.name) for f in dataclasses.fields(part)})
-    return {k: v for k, v in flat.items() if k not in _FREE_FIELDS}
+_FREE_FIELDS = ("name", "schedule", "encoder.dropout", "predictor.dropout", "encoder.hidden_size")
 
 
 def widening_problems(source: ModelConfig, target: ModelConfig) -> list[str]:
     """Why ``source`` cannot be widened into ``target`` (empty when it can): the two may differ
     only in the encoder's ``hidden_size`` (not smaller), dropout, name and schedule."""
-    theirs, mine = _weight_fields(source), _weight_fields(target)
-    problems = [f"{k} {theirs[k]} against {mine[k]}" for k in mine if theirs[k] != mine[k]]
+    problems = config_differences(source, target, ignore=_FREE_FIELDS)
     if source.encoder.hidden_size > target.encoder.hidden_size:
         problems.append(f"encoder.hidden_size {source.encoder.hidden_size} is wider than {target.encoder.hidden_size}")
     if target.encoder.cell == "sru":

@@ -45,7 +45,8 @@ from torch import nn
 from memasr.atomic import atomic_path
 from memasr.data.tokenizer import MODEL_FILENAME, Tokenizer, normalize_text
 from memasr.errors import InputError
-from memasr.model.config import ModelConfig, config_from_dict, dump_config, load_config, load_preset
+from memasr.model.config import (ModelConfig, config_differences, config_from_dict, dump_config, load_config,
+                                 load_preset)
 from memasr.model.transducer import Transducer, build_model, count_parameters
 from memasr.train import data as D
 from memasr.train.loss import rnnt_loss
@@ -716,27 +717,26 @@ class Trainer:
             self.log(f"initialised the encoder (and CMVN) from {init.where}; predictor, joiner, heads "
                      f"and the {self.config.vocab_size}-piece tokenizer are new")
             return set()
+        how = "weights only"
         if self.opts.init_scope == "widen":
             from memasr.model.grow import widen_model
 
             source = build_model(init.config)
             load_weights(source, init.model, init.where)
             widen_model(self.model, source)
+            how += f", encoder widened from {init.config.encoder.hidden_size} to {self.config.encoder.hidden_size} units"
         else:
             load_weights(self.model, init.model, init.where)
         loaded = self._load_heads(init.heads, strict=False)
-        grown = (f", encoder widened from {init.config.encoder.hidden_size} to {self.config.encoder.hidden_size} units"
-                 if self.opts.init_scope == "widen" else "")
-        self.log(f"initialised from {init.where} (weights only{grown})")
+        self.log(f"initialised from {init.where} ({how})")
         return loaded
 
     def _check_init_encoder(self) -> None:
         """``--init-scope encoder`` needs --init-from's encoder to be this config's (dropout aside:
         a training choice, not a weight); the differing fields are one line of bad input."""
-        init, mine = self.init_weights, self.config.encoder
-        theirs = dataclasses.replace(init.config.encoder, dropout=mine.dropout)
-        differ = [f"{f.name} {getattr(theirs, f.name)} against {getattr(mine, f.name)}"
-                  for f in dataclasses.fields(mine) if getattr(theirs, f.name) != getattr(mine, f.name)]
+        init = self.init_weights
+        differ = [d for d in config_differences(init.config, self.config, ignore=("encoder.dropout",))
+                  if d.startswith("encoder.")]
         if differ:
             raise InputError(f"--init-from {init.where} has another encoder than this model's: {'; '.join(differ)}")
 
