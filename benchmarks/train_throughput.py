@@ -7,6 +7,7 @@ Four parts (``--parts a,b,c,d``; default a,b,c):
     steps; one tokenizer trained once and given to both; medians over the logged steps after
     ``--skip-steps`` warm-up steps (one CSV row per step). Data loading runs in the training
     process (``--num-workers 0``) unless told otherwise, so the rate includes feature extraction.
+    ``--precisions fp32,bf16`` also times each model under ``memasr train --cpu-bf16``.
 (b) loss step time: forward + backward of memasr's pure-PyTorch RNN-T loss
     (``memasr.train.loss.rnnt_loss``, log-softmax included) at a few (B, T, U, V) sizes, median of
     ``--loss-reps`` after a warm-up, against ``torchaudio.functional.rnnt_loss`` when torchaudio
@@ -29,6 +30,7 @@ be run separately and the report always shows the latest result of each, with it
 
     .venv/bin/python benchmarks/train_throughput.py                      # all parts (c: 2 x 10 min)
     .venv/bin/python benchmarks/train_throughput.py --parts a,b --threads 1
+    .venv/bin/python benchmarks/train_throughput.py --parts a --threads 1 --repeats 3 --precisions fp32,bf16
     .venv/bin/python benchmarks/train_throughput.py --parts c --minutes 10 --limit 100
     .venv/bin/python benchmarks/train_throughput.py --parts d --run small-baseline=runs/small-baseline \
         --run small-optimized=runs/small-optimized
@@ -105,34 +107,37 @@ def part_a(args, work: Path) -> dict:
         manifest = _tiny_corpus(work)
     texts = [e["text"] for e in read_manifest(manifest)]
     workers = 0 if args.num_workers is None else args.num_workers
+    precisions = _precisions(args.precisions)
     tokenizers: dict[int, Path] = {}
-    runs: dict[str, list[dict]] = {p: [] for p in PRESETS}
+    arms = [(preset, precision) for preset in PRESETS for precision in precisions]
+    runs: dict[tuple[str, str], list[dict]] = {arm: [] for arm in arms}
     params: dict[str, int] = {}
     note = machine_note()
     for rep in range(args.repeats):
-        order = PRESETS if rep % 2 == 0 else PRESETS[::-1]
-        for preset in order:
+        for preset, precision in (arms if rep % 2 == 0 else arms[::-1]):
             vocab = load_preset(preset).vocab_size
             if vocab not in tokenizers:
                 tokenizers[vocab] = Tokenizer.train(texts, work / f"tok{vocab}", vocab_size=vocab).save(
                     work / f"tok{vocab}")
-            out = work / f"a-{preset}-{rep}"
+            out = work / f"a-{preset}-{precision}-{rep}"
             out.mkdir(parents=True)
             shutil.copy(tokenizers[vocab], out / "tokenizer.model")
-            print(f"(a) {preset} repeat {rep + 1}/{args.repeats}: {args.steps} steps", file=sys.stderr)
+            print(f"(a) {preset} {precision} repeat {rep + 1}/{args.repeats}: {args.steps} steps", file=sys.stderr)
             result = train(TrainOptions(
                 out=str(out), train=str(manifest), preset=preset, steps=args.steps, batch_frames=args.batch_frames,
                 lr=1e-3, warmup=max(1, args.steps // 4), num_workers=workers, threads=args.threads,
                 log_every=1, save_every=10 ** 9, eval_every=10 ** 9, keep=1, cmvn_utts=args.cmvn_utts,
-                progress=False, seed=0))
+                progress=False, seed=0, cpu_bf16=precision == "bf16"))
             params[preset] = result.params
             rows = _csv_rows(out / "train.csv")[args.skip_steps:]
-            runs[preset] += [{"audio_s_per_s": float(r["audio_s_per_s"]), "step_s": 1 / float(r["steps_per_s"]),
-                              "audio_seconds": float(r["audio_seconds"])} for r in rows]
+            runs[preset, precision] += [{"audio_s_per_s": float(r["audio_s_per_s"]),
+                                         "step_s": 1 / float(r["steps_per_s"]),
+                                         "audio_seconds": float(r["audio_seconds"])} for r in rows]
             shutil.rmtree(out, ignore_errors=True)
     table = {}
-    for preset, rows in runs.items():
-        table[preset] = {
+    for (preset, precision), rows in runs.items():
+        table[preset if precisions == ["fp32"] else f"{preset} {precision}"] = {
+            "preset": preset, "precision": precision,
             "params": params[preset], "steps_measured": len(rows),
             "audio_s_per_s": statistics.median(r["audio_s_per_s"] for r in rows),
             "step_s": statistics.median(r["step_s"] for r in rows),
@@ -141,6 +146,13 @@ def part_a(args, work: Path) -> dict:
     return {"command": command_line(), "machine": note, "manifest": _rel(manifest), "steps": args.steps,
             "skip_steps": args.skip_steps, "repeats": args.repeats, "batch_frames": args.batch_frames,
             "threads": args.threads, "num_workers": workers, "results": table}
+
+
+def _precisions(text: str) -> list[str]:
+    kept = [p.strip() for p in text.split(",") if p.strip()]
+    if not kept or set(kept) - {"fp32", "bf16"} or len(set(kept)) != len(kept):
+        raise SystemExit(f"--precisions wants fp32 and/or bf16, comma-separated, got {text!r}")
+    return kept
 
 
 # ---- (b) loss step time --------------------------------------------------------------------------
@@ -382,10 +394,14 @@ def render(results: dict, md_path: Path) -> str:
         for preset, r in a["results"].items():
             lines.append(f"| {preset} | {r['params'] / 1e6:.2f} M | {r['batch_audio_s']:.1f} | {r['step_s']:.3f} | "
                          f"{r['audio_s_per_s']:.1f} |")
-        rs = a["results"]
-        if all(p in rs for p in PRESETS):
-            ratio = rs["small-optimized"]["audio_s_per_s"] / rs["small-baseline"]["audio_s_per_s"]
+        rate = {(r.get("preset", k), r.get("precision", "fp32")): r["audio_s_per_s"] for k, r in a["results"].items()}
+        if all((p, "fp32") in rate for p in PRESETS):
+            ratio = rate["small-optimized", "fp32"] / rate["small-baseline", "fp32"]
             lines += ["", f"small-optimized trains {ratio:.2f}x as many audio-seconds per wall-second as small-baseline."]
+        for preset in PRESETS:
+            if (preset, "bf16") in rate and (preset, "fp32") in rate:
+                lines.append(f"{preset} with `--cpu-bf16` trains {rate[preset, 'bf16'] / rate[preset, 'fp32']:.2f}x "
+                             f"as many audio-seconds per wall-second as in fp32.")
     else:
         lines.append("Not run yet (`--parts a`).")
     b = results.get("b")
@@ -468,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--steps", type=int, default=12, help="steps per run (default 12)")
     a.add_argument("--skip-steps", type=int, default=2, help="warm-up steps left out of the medians (default 2)")
     a.add_argument("--repeats", type=int, default=1, help="runs per model, alternating order (default 1)")
+    a.add_argument("--precisions", default="fp32",
+                   help="fp32 and/or bf16 (memasr train --cpu-bf16), comma-separated (default fp32)")
     a.add_argument("--cmvn-utts", type=int, default=50, help="clips to fit CMVN on (default 50)")
     b = p.add_argument_group("(b) loss")
     b.add_argument("--loss-reps", type=int, default=5, help="timed repetitions per size (default 5)")

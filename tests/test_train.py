@@ -542,3 +542,23 @@ def test_init_scope_widen_starts_a_wider_encoder_from_the_same_function(corpus, 
     code = main(["train", "--config", corpus["config"], "--train", corpus["two"], "--out", str(tmp_path / "w"),
                  "--steps", "1", "--init-from", str(first / "final"), "--init-scope", "widen", "--quiet"])
     assert code == 2
+
+
+def test_cpu_bf16_autocast_trains_with_fp32_weights(corpus, tmp_path):
+    """--cpu-bf16: the step runs under bfloat16 autocast on CPU (the first loss moves a little off
+    fp32's, but not far), the model still learns, and the saved weights stay float32."""
+    grc = tmp_path / "grc.toml"
+    grc.write_text(Path(corpus["config"]).read_text().replace(
+        'cell = "lstm"', 'cell = "grc"\ngroups = 6\nproj_size = 24', 1))
+    first = {}
+    for bf16 in (False, True):
+        first[bf16] = train(_opts(corpus, tmp_path / f"one-{bf16}", config=str(grc), steps=1, log_every=1,
+                                  cpu_bf16=bf16)).losses[0][1]
+    assert first[True] != first[False]
+    assert abs(first[True] - first[False]) < 0.02 * first[False]
+    out = tmp_path / "bf16"
+    result = train(_opts(corpus, out, config=str(grc), cpu_bf16=True))
+    losses = [loss for _, loss in result.losses]
+    assert all(math.isfinite(x) for x in losses) and np.mean(losses[-5:]) < 0.6 * np.mean(losses[:3])
+    model, _ = load_pretrained(out / "final")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}

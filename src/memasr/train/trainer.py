@@ -121,6 +121,9 @@ class TrainOptions:
     device: str = "auto"
     threads: int | None = None  # CPU threads per process (default: cores / local processes)
     amp: bool = True
+    # bfloat16 autocast on CPU too (matmuls and the joiner in bf16, weights, recurrences and
+    # losses in fp32); pays on CPUs with AVX512-BF16 or AMX (docs/results/cpu_bf16.md)
+    cpu_bf16: bool = False
     progress: bool = True
     max_warnings: int = 5  # per skip reason
     stop_after_step: int | None = None  # testing hook: simulate a kill after this step's checkpoint
@@ -465,6 +468,8 @@ class Trainer:
         self.amp_dtype = None
         if use_cuda and o.amp:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        elif not use_cuda and o.cpu_bf16:
+            self.amp_dtype = torch.bfloat16  # same exponent range as fp32: no loss scaling
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
     def _barrier(self) -> None:
@@ -902,7 +907,7 @@ class Trainer:
     def _autocast(self):
         if self.amp_dtype is None:
             return torch.autocast("cpu", enabled=False)
-        return torch.autocast("cuda", dtype=self.amp_dtype)
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _train_step(self, batch: D.Batch) -> tuple[float, float, float, int, float]:
         """Returns (loss sum, rnnt sum, ctc sum, tokens, grad norm) for this rank's batch."""
