@@ -470,6 +470,9 @@ class Trainer:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         elif not use_cuda and o.cpu_bf16:
             self.amp_dtype = torch.bfloat16  # same exponent range as fp32: no loss scaling
+            if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+                self.log("warning: --cpu-bf16 on a CPU without native bfloat16 (AVX512-BF16 or AMX): "
+                         "expect slower steps, not faster")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
     def _barrier(self) -> None:
