@@ -4,9 +4,8 @@
 # manifests (real-dev, real-test, librivox), the game-speech manifests and the mixes
 # data/mixw/train.jsonl and data/mix5/train.jsonl. Safe to rerun: `memasr synth` resumes or
 # extends a corpus, and the manifests and mixes are rewritten (cheap; decoded game audio is cached).
-# Most of the time is the synthetic corpus (31 minutes with --jobs 1 on this 2-core machine, session
-# of 2026-12-03). Start it in the background at
-# the beginning of a session:
+# Most of the time is the synthetic corpus (31 minutes with --jobs 1 on a 2-core machine in the
+# session of 2026-12-03). Start it in the background at the beginning of a session:
 #
 #   nohup bash scripts/build_training_data.sh > data-build.log 2>&1 &
 #   bash scripts/build_training_data.sh --jobs 1     # leave a core free
@@ -17,7 +16,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "error: --jobs wants a positive integer" >&2; exit 2; }
             JOBS=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument $1 (only --jobs N)" >&2; exit 2 ;;
   esac
 done
