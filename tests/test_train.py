@@ -546,16 +546,20 @@ def test_init_scope_widen_starts_a_wider_encoder_from_the_same_function(corpus, 
 
 def test_cpu_bf16_autocast_trains_with_fp32_weights(corpus, tmp_path):
     """--cpu-bf16: the step runs under bfloat16 autocast on CPU (the first loss moves a little off
-    fp32's, but not far), the model still learns, and the saved weights stay float32."""
+    fp32's, but not far), dev scoring stays fp32, the model still learns, and the saved weights
+    stay float32."""
     grc = tmp_path / "grc.toml"
     grc.write_text(Path(corpus["config"]).read_text().replace(
         'cell = "lstm"', 'cell = "grc"\ngroups = 6\nproj_size = 24', 1))
-    first = {}
+    first, dev = {}, {}
     for bf16 in (False, True):
-        first[bf16] = train(_opts(corpus, tmp_path / f"one-{bf16}", config=str(grc), steps=1, log_every=1,
-                                  cpu_bf16=bf16)).losses[0][1]
+        # lr 1e-12: the weights stay put, so the dev rows compare the precision of scoring alone
+        r = train(_opts(corpus, tmp_path / f"one-{bf16}", config=str(grc), steps=1, log_every=1,
+                        cpu_bf16=bf16, lr=1e-12, dev=corpus["two"], eval_every=1))
+        first[bf16], dev[bf16] = r.losses[0][1], r.dev[-1]["dev_loss"]
     assert first[True] != first[False]
     assert abs(first[True] - first[False]) < 0.02 * first[False]
+    assert abs(dev[True] - dev[False]) < 1e-5 * dev[False]  # dev evaluation is fp32 on CPU either way
     out = tmp_path / "bf16"
     result = train(_opts(corpus, out, config=str(grc), cpu_bf16=True))
     losses = [loss for _, loss in result.losses]

@@ -912,6 +912,13 @@ class Trainer:
             return torch.autocast("cpu", enabled=False)
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
+    def _eval_autocast(self):
+        # --cpu-bf16 only speeds up training: dev rows are scored in fp32 on CPU, so dev.csv
+        # compares across precisions (on GPU, AMP stays on: evaluation there is cheap anyway)
+        if self.device.type == "cpu":
+            return torch.autocast("cpu", enabled=False)
+        return self._autocast()
+
     def _train_step(self, batch: D.Batch) -> tuple[float, float, float, int, float]:
         """Returns (loss sum, rnnt sum, ctc sum, tokens, grad norm) for this rank's batch."""
         o = self.opts
@@ -994,7 +1001,7 @@ class Trainer:
             batch = batch.to(self.device)
             tokens += float(batch.target_lengths.sum())
             if ctc_only:  # the predictor and joiner are untrained: score the CTC head instead
-                with self._autocast():
+                with self._eval_autocast():
                     enc, enc_lengths = model.transcribe(batch.features, batch.feature_lengths)
                 enc_lengths = enc_lengths.clamp(max=enc.shape[1])
                 log_probs = self.module.ctc_log_probs(enc)  # [T', B, V+1]
@@ -1002,7 +1009,7 @@ class Trainer:
                                              blank=0, reduction="sum", zero_infinity=True))
                 hyps = ctc_greedy(log_probs.transpose(0, 1), enc_lengths)
             else:
-                with self._autocast():
+                with self._eval_autocast():
                     logits, enc_lengths, enc = model(batch.features, batch.feature_lengths, batch.targets,
                                                      batch.target_lengths)
                 enc_lengths = enc_lengths.clamp(max=logits.shape[1])
