@@ -469,6 +469,18 @@ def test_synth_sampler_groups_similar_sizes_and_is_a_function_of_the_step():
     assert not set(ranks[0]) & set(ranks[1])
 
 
+def test_synth_length_estimate_grows_with_text_and_slower_speech():
+    from memasr.data.synth import UtteranceSpec
+
+    def spec(text, speed):
+        return UtteranceSpec(text=text, engine="espeak-ng", voice="en", speed=speed, pitch=1.0, aug_seed=(0,))
+
+    short, long = spec("turn it off", 1.0), spec("turn off the lights in the kitchen", 1.0)
+    assert D.synth_length_estimate(long) > D.synth_length_estimate(short)
+    # same words, spoken at 0.8 of the rate: 1.25x as long
+    assert D.synth_length_estimate(spec("turn it off", 0.8)) == pytest.approx(1.25 * D.synth_length_estimate(short))
+
+
 def test_speed_perturbation_trains_and_chains_with_the_channel(corpus, tmp_path):
     from memasr.data.speed import AugmentChain, SpeedPerturbation
 

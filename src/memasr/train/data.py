@@ -175,6 +175,14 @@ class SynthDataset(torch.utils.data.Dataset):
         return self.featurizer.example(audio, self.tokenizer.encode(text), f"{where}:{item.get('voice', '')}")
 
 
+def synth_length_estimate(spec) -> float:
+    """A length known before synthesis, for sorting synthetic clips into batches: characters of
+    the sentence divided by its speaking-rate factor. On espeak-ng + flite it correlates 0.956 with
+    the clip's duration, against 0.883 for the word count, and cuts padding at 33-utterance
+    batches from 38% to 28% (docs/results/synth_padding.md)."""
+    return len(spec.text) / max(spec.speed, 1e-3)
+
+
 def make_synth_source(seed: int, engines: Sequence[str] | None = None, *, commercial_only: bool = False):
     """The on-the-fly synthetic source (raises InputError when no engine or text is installed);
     ``commercial_only`` keeps only voices whose license allows commercial use."""
@@ -242,10 +250,10 @@ class SynthBatchSampler(torch.utils.data.Sampler):
     """Endless index batches for the synthetic source; starts at ``start_step`` on resume.
 
     Without ``size_of``, step ``s`` of rank ``r`` takes examples ``(s * world + r) * B ..
-    + B - 1``. With ``size_of(index)`` (an estimate known before synthesis, e.g. the
-    sentence's word count), the examples of ``group`` consecutive steps are sorted by it and
-    cut into that many batches, so clips of a batch have similar lengths (less padding);
-    batch ``s`` is still a pure function of ``s``, so resume stays exact.
+    + B - 1``. With ``size_of(index)`` (an estimate known before synthesis, e.g.
+    :func:`synth_length_estimate` of the index's spec), the examples of ``group`` consecutive
+    steps are sorted by it and cut into that many batches, so clips of a batch have similar
+    lengths (less padding); batch ``s`` is still a pure function of ``s``, so resume stays exact.
     """
 
     def __init__(self, batch_size: int, start_step: int, rank: int, world: int, length: int,

@@ -883,7 +883,7 @@ class Trainer:
                 self._set_augmenter(self.step)
                 source = self.synth_source
                 sampler = D.SynthBatchSampler(self.synth_batch, self.step, self.rank, self.world, len(self.train_set),
-                                              size_of=lambda i: len(source.spec(i).text.split()))
+                                              size_of=lambda i: D.synth_length_estimate(source.spec(i)))
                 segment = self.AUGMENT_SEGMENT if o.augment else None
                 for k, batch in enumerate(self._loader(self.train_set, sampler)):
                     yield 0, 0, 0, batch
