@@ -89,20 +89,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--amp", choices=["bf16", "fp16", "none"], default=None,
-                    help="autocast dtype (default bf16 on GPU, none on CPU)")
+                    help="autocast dtype (default bf16 on GPU, none on CPU; fp16 runs without the "
+                         "trainer's GradScaler)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--ctc-weight", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = ap.parse_args(argv)
     try:
-        device = torch.device(args.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda, but no CUDA device is available")
+        try:
+            device = torch.device(args.device)
+        except RuntimeError:
+            raise ValueError(f"--device {args.device!r} is not a torch device (cpu, cuda, cuda:N)") from None
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"--device {args.device}: only cpu and cuda are supported")
+        if device.type == "cuda" and (not torch.cuda.is_available()
+                                      or (device.index or 0) >= torch.cuda.device_count()):
+            raise ValueError(f"--device {args.device}, but no such CUDA device is available")
         sizes = [int(x) for x in args.batch_frames.split(",") if x]
         if not sizes or min(sizes) <= 0:
             raise ValueError("--batch-frames needs positive integers")
-    except ValueError as exc:
+        if args.steps < 1 or args.warmup < 0 or args.utt_seconds <= 0 or (args.threads is not None and args.threads < 1):
+            raise ValueError("--steps and --threads must be >= 1, --warmup >= 0 and --utt-seconds > 0")
+        if args.out is not None and not args.out.parent.is_dir():
+            raise ValueError(f"--out {args.out}: folder {args.out.parent} does not exist")
+        specs = [m for m in args.models.split(",") if m]
+        for spec in specs:  # every model is checked before any is timed
+            _model_config(spec)
+    except (ValueError, OSError, KeyError) as exc:
         print(f"step_time: error: {exc}", file=sys.stderr)
         return 2
     if args.threads:
@@ -115,14 +129,10 @@ def main(argv: list[str] | None = None) -> int:
              "| model | params | batch (utts) | padded frames | step (ms) | audio-s/s |",
              "|---|---:|---:|---:|---:|---:|"]
     print("\n".join(lines), flush=True)
-    for spec in [m for m in args.models.split(",") if m]:
+    for spec in specs:
         for size in sizes:
-            try:
-                r = time_steps(spec, size, args.utt_seconds, args.steps, args.warmup, device, amp,
-                               args.ctc_weight, args.seed)
-            except (OSError, ValueError, KeyError) as exc:
-                print(f"step_time: error: {spec}: {exc}", file=sys.stderr)
-                return 1
+            r = time_steps(spec, size, args.utt_seconds, args.steps, args.warmup, device, amp,
+                           args.ctc_weight, args.seed)
             row = (f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['batch_utts']} | {r['batch_frames']} "
                    f"| {r['step_s'] * 1e3:.1f} | {r['audio_s_per_s']:.0f} |")
             lines.append(row)

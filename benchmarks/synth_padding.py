@@ -3,11 +3,12 @@
 ``--train synth:`` sorts the clips of ``group`` consecutive steps by an estimate of their
 length (:class:`memasr.train.data.SynthBatchSampler`), since the real length is only known
 after synthesis. This synthesizes the first ``--clips`` utterances of the on-the-fly source
-(no augmentation), then, for each estimate, plans the batches as the trainer does and reports
+(with its own light speed, noise and gain variation, as the trainer gets them; no ``--augment``
+channel), then, for each estimate, plans the batches as the trainer does and reports
 the share of padded frames, plus the estimate's correlation with the real duration. ``oracle``
 sorts by the real duration: the floor for this group size.
 
-    .venv/bin/python benchmarks/synth_padding.py --engines espeak-ng,flite --clips 600 --batch 33,64
+    .venv/bin/python benchmarks/synth_padding.py --engines espeak-ng,flite --clips 1200 --batch 33,64
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         batches = [int(b) for b in args.batch.split(",") if b]
-        if args.clips < 2 or not batches or min(batches) < 1 or max(batches) > args.clips:
-            raise InputError("--clips must be >= 2 and every --batch between 1 and --clips")
+        if args.group < 1:
+            raise InputError("--group must be >= 1")
+        if args.clips < 2 or not batches or min(batches) < 1 or args.group * max(batches) > args.clips:
+            raise InputError("--clips must be >= 2 and hold --group x every --batch (a plan would reuse clips)")
         source = make_synth_source(args.seed, [e for e in args.engines.split(",") if e])
     except (InputError, ValueError) as exc:
         print(f"synth_padding: error: {exc}", file=sys.stderr)
@@ -46,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     specs, seconds = [], []
     for i in range(args.clips):
-        item = source[i]
+        try:
+            item = source[i]
+        except Exception as exc:  # an engine failure: one line, not a traceback
+            print(f"synth_padding: error: clip {i} did not synthesize: {exc}", file=sys.stderr)
+            return 1
         specs.append(source.spec(i))
         seconds.append(0.0 if item["audio"] is None else len(item["audio"]) / 16000)
     took = time.perf_counter() - t0

@@ -271,7 +271,8 @@ rm -f "$PACK.list"
 
 # Files deleted from the work tree (the reference pair moved to runs/hold/) are still listed as
 # cached; stat fails on them, and under pipefail that used to end the script without a word.
-tree_bytes=$( (git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null || true) \
+tree_bytes=$( (git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null \
+    || [ $? -eq 123 ]) \
     | awk '{s+=$1} END {print s+0}')
 carry_bytes=$(find "$CARRY" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 total=$((tree_bytes + carry_bytes))

@@ -914,7 +914,8 @@ class Trainer:
 
     def _eval_autocast(self):
         # --cpu-bf16 only speeds up training: dev rows are scored in fp32 on CPU, so dev.csv
-        # compares across precisions (on GPU, AMP stays on: evaluation there is cheap anyway)
+        # compares across precisions. On GPU evaluation keeps AMP (as before), so there dev rows
+        # follow --amp/--no-amp
         if self.device.type == "cpu":
             return torch.autocast("cpu", enabled=False)
         return self._autocast()
