@@ -261,6 +261,7 @@ class SynthBatchSampler(torch.utils.data.Sampler):
         self.batch_size, self.start_step, self.rank, self.world, self.length = (
             batch_size, start_step, rank, world, length)
         self.size_of, self.group = size_of, group
+        self._sorted: tuple[int, list[int], list[int]] | None = None  # (group, sorted pool, batch order)
 
     def batch(self, step: int) -> list[int]:
         B = self.batch_size
@@ -268,10 +269,15 @@ class SynthBatchSampler(torch.utils.data.Sampler):
             first = (step * self.world + self.rank) * B
             return [(first + j) % self.length for j in range(B)]
         g, k = divmod(step, self.group)
-        first = g * self.group * self.world * B + self.rank
-        pool = [(first + j * self.world) % self.length for j in range(self.group * B)]  # this rank's share
-        pool.sort(key=lambda i: (self.size_of(i), i))
-        order = random.Random(g).sample(range(self.group), self.group)  # batch order within the group
+        # the group's pool is sorted once, not once per step: size_of draws a spec per index, and
+        # redoing that every step cost the main process 18x more (docs/results/synth_padding.md)
+        if self._sorted is None or self._sorted[0] != g:
+            first = g * self.group * self.world * B + self.rank
+            pool = [(first + j * self.world) % self.length for j in range(self.group * B)]  # this rank's share
+            pool.sort(key=lambda i: (self.size_of(i), i))
+            order = random.Random(g).sample(range(self.group), self.group)  # batch order within the group
+            self._sorted = (g, pool, order)
+        _, pool, order = self._sorted
         return pool[order[k] * B:(order[k] + 1) * B]
 
     def __iter__(self) -> Iterator[list[int]]:
