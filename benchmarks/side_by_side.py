@@ -8,7 +8,10 @@ parameters, the scored model's step (its own, or the last one it averages) with 
 and hours of audio seen up to it, the dev greedy WER the trainer logged at each evaluation
 (against wall minutes), and the greedy WER of the model folder on every ``--manifest``
 (streaming recognizer, one run, side by side). Nothing is trained here; the runs' own command
-goes in with ``--run-command``. Used for docs/results/token_choice.md and widen.md.
+goes in with ``--run-command``. With ``--by-source``, a manifest whose clips sit in more than one
+folder (real-test: librivox, cards, klettres, ktuberling, alsa) also gets a table of WER per folder,
+scored from the same hypotheses: a mixed set's total hides which source moved. Used for
+docs/results/token_choice.md, widen.md and kokoro_data.md.
 
     .venv/bin/python benchmarks/side_by_side.py --title 'Vocabulary and predictor context, trained side by side' \\
         --run v128c2=runs/tok/v128c2 --run v256c2=runs/tok/v256c2 --model-subdir avg-3 \\
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -28,7 +32,7 @@ import torch
 from memasr.atomic import atomic_write
 from memasr.decode.recognizer import Recognizer, RecognizerConfig
 from memasr.errors import InputError
-from memasr.evaluate import evaluate_transcriber, manifest_items, streaming_transcriber
+from memasr.evaluate import evaluate_transcriber, manifest_items, score, streaming_transcriber
 from memasr.model.checkpoint import load_pretrained
 from memasr.model.transducer import count_parameters
 
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", action="append", default=[], help="test manifest(s) to score the models on")
     p.add_argument("--limit", type=int, default=0, help="first N rows of each manifest (0 = all)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--by-source", action="store_true",
+                   help="also WER per audio folder of each manifest whose clips sit in more than one folder")
     p.add_argument("--title", default="Training runs side by side", help="the report's heading")
     p.add_argument("--out", help="markdown report to write (atomically)")
     args = p.parse_args(argv)
@@ -99,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         sets = {m: manifest_items(m, args.limit) for m in args.manifest}
         for run in runs.values():
             fn = streaming_transcriber(Recognizer(run["model"], run["tokenizer"], RecognizerConfig()))
-            run["wer"] = {m: 100 * evaluate_transcriber(fn, items)[0]["wer"] for m, items in sets.items()}
+            run["wer"], run["by_source"] = {}, {}
+            for m, items in sets.items():
+                total, _, rows = evaluate_transcriber(fn, items)
+                run["wer"][m] = 100 * total["wer"]
+                if args.by_source:
+                    run["by_source"][m] = wer_by_source(items, rows)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -109,6 +120,28 @@ def main(argv: list[str] | None = None) -> int:
         with atomic_write(args.out) as fh:
             fh.write(text)
     return 0
+
+
+def sources(paths: list[str]) -> list[str]:
+    """The first folder of each clip below the folder all clips share
+    (``real-test-wav/klettres/alpha/a.wav`` -> ``klettres``); ``.`` for a clip sitting in it."""
+    root = Path(os.path.commonpath([str(Path(p).parent) for p in paths]))
+    return [rel.parts[0] if len(rel.parts) > 1 else "." for rel in (Path(p).relative_to(root) for p in paths)]
+
+
+def wer_by_source(items: list, rows: list[dict]) -> dict[str, tuple[float, int, int]]:
+    """{source folder: (WER %, clips, reference words)} from ``evaluate_transcriber``'s rows, which
+    follow ``items`` one to one; empty when every clip comes from one folder."""
+    groups: dict[str, list[dict]] = {}
+    for name, row in zip(sources([item.path for item in items]), rows, strict=True):
+        groups.setdefault(name, []).append(row)
+    if len(groups) < 2:
+        return {}
+    out = {}
+    for name, group in sorted(groups.items()):
+        s = score([r["ref"] for r in group], [r["hyp"] for r in group])
+        out[name] = (100 * s["wer"], len(group), s["ref_words"])
+    return out
 
 
 def render(title: str, runs: dict, sets: dict, commands: dict, argv: list[str]) -> str:
@@ -122,6 +155,17 @@ def render(title: str, runs: dict, sets: dict, commands: dict, argv: list[str]) 
         cells = "".join(f" {r['wer'][m]:.1f} |" for m in sets)
         lines.append(f"| {label} | {r['pieces']} | {r['context']} | {r['units']} | {r['params'] / 1e6:.2f} M | {r['steps']} | "
                      f"{r['minutes']:.0f} | {r['hours']:.1f} |{cells}")
+    for m in sets:
+        split = [r["by_source"].get(m, {}) for r in runs.values()]
+        if not any(split):
+            continue
+        names = sorted({n for per in split for n in per})
+        sizes = next(per for per in split if per)
+        lines += ["", f"WER % of `{m}` per source folder (clips, reference words), same hypotheses:", "",
+                  "| run | " + " | ".join(f"{n} ({sizes[n][1]}, {sizes[n][2]} words)" for n in names) + " |",
+                  "|---|" + "---:|" * len(names)]
+        for label, per in zip(runs, split):
+            lines.append(f"| {label} | " + " | ".join(f"{per[n][0]:.1f}" for n in names) + " |")
     steps = sorted({s for r in runs.values() for s, _, _ in r["dev"]})
     lines += ["", "Dev greedy WER (%) logged by the trainer at each evaluation (same dev rows for every run):", "",
               "| step | " + " | ".join(runs) + " |", "|---:|" + "---:|" * len(runs)]
