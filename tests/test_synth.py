@@ -226,6 +226,20 @@ def test_cli_synth_reports_bad_input(capsys: pytest.CaptureFixture[str], tmp_pat
     assert main(["synth", "--out", str(tmp_path), "--engines", "nope"]) == 2
     assert "unknown TTS engine 'nope'" in capsys.readouterr().err
     assert main(["synth", "--out", str(tmp_path), "--hours", "0"]) == 2
+    with pytest.raises(SystemExit):
+        main(["synth", "--out", str(tmp_path), "--text", "novels"])
+    assert "invalid choice: 'novels'" in capsys.readouterr().err
+
+
+@needs_fast_engine
+def test_cli_synth_isolated_words(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from memasr.cli import main
+
+    out = tmp_path / "words"
+    assert main(["synth", "--out", str(out), "--hours", "0.004", "--seed", "2", "--engines", "espeak-ng,flite",
+                 "--text", "isolated-words", "--quiet"]) == 0
+    rows = [json.loads(line) for split in synth.SPLITS for line in (out / f"{split}.jsonl").read_text().splitlines()]
+    assert len(rows) >= 9 and all(len(r["text"].split()) == 1 for r in rows)
 
 
 # ----------------------------------------------------------------------------- on the fly

@@ -97,6 +97,19 @@ def test_spelling_utterances():
     assert singles and all(re.fullmatch(r"[a-z]( [a-z])*", s) for s in singles)
 
 
+def test_isolated_word_utterances_are_one_word_letters_numbers_and_nouns():
+    out = list(utterances.isolated_word_utterances(seed=0, count=2000, words=["cat", "house"]))
+    assert out == list(utterances.isolated_word_utterances(seed=0, count=2000, words=["cat", "house"]))
+    assert out != list(utterances.isolated_word_utterances(seed=1, count=2000, words=["cat", "house"]))
+    assert all(len(s.split()) == 1 and normalize_text(s) == s for s in out)
+    letters = [s for s in out if len(s) == 1]
+    assert set(letters) == set(utterances.LETTERS)  # every letter, drawn with repeats
+    assert 0.2 < len(letters) / len(out) < 0.3
+    assert {"cat", "house", "zero", "twenty"} <= set(out)
+    with pytest.raises(InputError):
+        next(utterances.isolated_word_utterances(letter_share=0.8, number_share=0.3))
+
+
 @needs_wordnet
 def test_short_commands_are_one_to_four_words():
     out = list(utterances.short_command_utterances(seed=0, count=500))

@@ -7,6 +7,9 @@ import json
 from memasr.errors import InputError
 
 _SHOWN_VOICES = 8  # longer voice lists are cut in the text listing (--json has them all)
+TEXT_KINDS = ("pool", "isolated-words")
+# Draws kept with their repeats: a letter is drawn ~80 times, a noun about once.
+_ISOLATED_DRAWS = 20_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -30,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help=f"comma-separated engines (default {','.join(ENGINES)})")
     p.add_argument("--commercial-only", action="store_true",
                    help="use only voices whose license allows commercial use")
+    p.add_argument("--text", choices=TEXT_KINDS, default="pool",
+                   help="what is spoken: 'pool' the offline text pool (prose and device commands), "
+                   "'isolated-words' one word alone: a common noun, a letter or a number "
+                   f"({_ISOLATED_DRAWS} draws by --seed; default pool)")
     p.add_argument("--list-engines", action="store_true",
                    help="list the --engines with voices, licenses, availability and synthesis speed "
                    "measured now on one short sentence, then exit")
@@ -78,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.out:
         raise InputError("--out is required (or pass --list-engines)")
+    sentences = None
+    if args.text == "isolated-words":
+        from memasr.data.utterances import isolated_word_utterances
+
+        sentences = list(isolated_word_utterances(seed=args.seed, count=_ISOLATED_DRAWS))
     summary = synthesize_corpus(args.out, args.hours, jobs=args.jobs, seed=args.seed,
-                                allow_missing=args.allow_missing, engines=engines,
+                                allow_missing=args.allow_missing, engines=engines, sentences=sentences,
                                 progress=not args.quiet, commercial_only=args.commercial_only)
     only = " (commercial-use voices only)" if summary["commercial_only"] else ""
     print(f"wrote {summary['out_dir']} with engines {', '.join(summary['engines'])}{only}")

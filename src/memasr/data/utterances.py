@@ -1,6 +1,6 @@
 """What people say to smart devices, generated for the text pool (seeded, deterministic).
 
-Four generators, each a pure function of its seed and of packaged word lists:
+Five generators, each a pure function of its seed and of packaged word lists:
 
 * :func:`command_utterances` expands the English sentence templates of Home Assistant's voice
   intents (PyPI ``home-assistant-intents``: "turn on the kitchen lights", "next track",
@@ -13,6 +13,9 @@ Four generators, each a pure function of its seed and of packaged word lists:
 * :func:`time_date_utterances`: clock times ("half past seven", "seven oh five"), durations,
   weekdays, dates and years, alone or inside a request ("wake me up at six thirty").
 * :func:`spelling_utterances`: words spelled letter by letter ("c a t") and letter-digit codes.
+* :func:`isolated_word_utterances`: one word alone: a common noun, a letter name or a number
+  (what a keyword, picture or spelling app hears; sentence-trained models turn these into
+  near-misses such as "coat" -> "court").
 
 Numbers are spelled the way :func:`memasr.data.tokenizer.normalize_text` spells digits
 (num2words, without "and"), except years, which are read as people say them ("nineteen
@@ -546,3 +549,26 @@ def spelling_utterances(seed: int = 0, count: int = 3000, words: list[str] | Non
             code = [LETTERS[int(rng.integers(26))] if rng.random() < 0.5 else spell_number(int(rng.integers(10)))
                     for _ in range(int(rng.integers(2, 7)))]
             yield " ".join(code)
+
+
+def isolated_word_utterances(seed: int = 0, count: int = 6000, words: list[str] | None = None,
+                             letter_share: float = 0.25, number_share: float = 0.1) -> Iterator[str]:
+    """``count`` draws of one word spoken alone: a letter ("b") with probability
+    ``letter_share``, a number from zero to twenty ("fourteen") with ``number_share``, else a
+    common noun (WordNet's sense-tagged lemmas, as for spelling). Draws repeat: a pool file
+    keeps the repeats, so they weight what a corpus synthesizes."""
+    if not 0 <= letter_share <= 1 or not 0 <= number_share <= 1 - letter_share:
+        raise InputError(f"letter_share {letter_share} and number_share {number_share} must be "
+                         "probabilities that add up to at most 1")
+    words = words if words is not None else wordnet_slot_words().words
+    if not words and letter_share + number_share < 1:
+        raise InputError("isolated_word_utterances needs a word list (install wordnet-base)")
+    rng = np.random.default_rng([seed, 6])
+    for _ in range(count):
+        u = rng.random()
+        if u < letter_share:
+            yield LETTERS[int(rng.integers(26))]
+        elif u < letter_share + number_share:
+            yield spell_number(int(rng.integers(21)))
+        else:
+            yield words[int(rng.integers(len(words)))]
