@@ -60,18 +60,26 @@ def _model_step(model_dir: Path) -> int | None:
 
 def read_run(folder: Path, model_subdir: str) -> dict:
     """The trainer's logs of one run and its model folder's size, token setup and step. ``folder``
-    is a run (its ``model_subdir`` is scored) or a model folder inside one (scored as it is)."""
+    is a run (its ``model_subdir`` is scored), a model folder inside one (scored as it is) or a
+    bundled model folder without logs (wall minutes 0, no dev curve)."""
     if (folder / "config.toml").is_file() and (folder.parent / "dev.csv").is_file():
         folder, model_subdir = folder.parent, folder.name
-    dev_csv, train_csv, model_dir = folder / "dev.csv", folder / "train.csv", folder / model_subdir
-    for needed in (dev_csv, train_csv, model_dir / "config.toml"):
-        if not needed.is_file():
-            raise InputError(f"{folder}: no {needed.relative_to(folder)} (a finished memasr train folder?)")
-    dev, train = _rows(dev_csv), _rows(train_csv)
+    if (folder / "config.toml").is_file() and not (folder / "dev.csv").is_file():
+        # a bundled model folder (the shipped default) has no training logs: its meta.json's
+        # step and audio hours stand in, and it has no dev curve
+        model_dir, dev = folder, []
+        meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+        last = {"step": meta.get("step", 0), "audio_hours_total": meta.get("audio_hours_total", 0.0)}
+    else:
+        dev_csv, train_csv, model_dir = folder / "dev.csv", folder / "train.csv", folder / model_subdir
+        for needed in (dev_csv, train_csv, model_dir / "config.toml"):
+            if not needed.is_file():
+                raise InputError(f"{folder}: no {needed.relative_to(folder)} (a finished memasr train folder?)")
+        dev, train = _rows(dev_csv), _rows(train_csv)
+        step = _model_step(model_dir)
+        upto = [r for r in train if step is None or int(r["step"]) <= step]
+        last = upto[-1] if upto else {}
     model, tokenizer = load_pretrained(model_dir)
-    step = _model_step(model_dir)
-    upto = [r for r in train if step is None or int(r["step"]) <= step]
-    last = upto[-1] if upto else {}
     return {
         "model_dir": model_dir, "model": model, "tokenizer": tokenizer,
         "pieces": model.config.vocab_size, "context": model.config.predictor.context_size,
@@ -85,7 +93,8 @@ def read_run(folder: Path, model_subdir: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", action="append", required=True, metavar="LABEL=RUN_DIR",
-                   help="a run folder (its --model-subdir is scored) or a model folder inside a run")
+                   help="a run folder (its --model-subdir is scored), a model folder inside a run, or a bundled "
+                   "model folder such as src/memasr/pretrained/default")
     p.add_argument("--run-command", action="append", default=[], metavar="LABEL=TEXT",
                    help="the command that trained LABEL, quoted in the report")
     p.add_argument("--model-subdir", default="final", help="model folder inside each run to score (default final)")
