@@ -61,7 +61,8 @@ def _model_step(model_dir: Path) -> int | None:
 def read_run(folder: Path, model_subdir: str) -> dict:
     """The trainer's logs of one run and its model folder's size, token setup and step. ``folder``
     is a run (its ``model_subdir`` is scored), a model folder inside one (scored as it is) or a
-    bundled model folder without logs (wall minutes 0, no dev curve)."""
+    bundled model folder without logs (wall minutes 0, no dev curve, hours seen over its whole
+    history: ``audio_hours_total`` of its meta.json)."""
     if (folder / "config.toml").is_file() and (folder.parent / "dev.csv").is_file():
         folder, model_subdir = folder.parent, folder.name
     if (folder / "config.toml").is_file() and not (folder / "dev.csv").is_file():
