@@ -8,7 +8,7 @@ from memasr.errors import InputError
 
 _SHOWN_VOICES = 8  # longer voice lists are cut in the text listing (--json has them all)
 TEXT_KINDS = ("pool", "isolated-words")
-# Draws kept with their repeats: a letter is drawn ~80 times, a noun about once.
+# Draws kept with their repeats: each letter is drawn ~190 times, each of WordNet's ~6,100 nouns about twice.
 _ISOLATED_DRAWS = 20_000
 
 

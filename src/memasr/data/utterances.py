@@ -555,8 +555,8 @@ def isolated_word_utterances(seed: int = 0, count: int = 6000, words: list[str] 
                              letter_share: float = 0.25, number_share: float = 0.1) -> Iterator[str]:
     """``count`` draws of one word spoken alone: a letter ("b") with probability
     ``letter_share``, a number from zero to twenty ("fourteen") with ``number_share``, else a
-    common noun (WordNet's sense-tagged lemmas, as for spelling). Draws repeat: a pool file
-    keeps the repeats, so they weight what a corpus synthesizes."""
+    common noun (WordNet's sense-tagged lemmas, as for spelling). Draws repeat, and
+    ``memasr synth --text isolated-words`` keeps the repeats, so they weight what it synthesizes."""
     if not 0 <= letter_share <= 1 or not 0 <= number_share <= 1 - letter_share:
         raise InputError(f"letter_share {letter_share} and number_share {number_share} must be "
                          "probabilities that add up to at most 1")
