@@ -69,7 +69,10 @@ def read_run(folder: Path, model_subdir: str) -> dict:
         # a bundled model folder (the shipped default) has no training logs: its meta.json's
         # step and audio hours stand in, and it has no dev curve
         model_dir, dev = folder, []
-        meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+        try:
+            meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+        except ValueError as exc:
+            raise InputError(f"{folder / 'meta.json'}: not JSON ({exc})") from None
         last = {"step": meta.get("step", 0), "audio_hours_total": meta.get("audio_hours_total", 0.0)}
     else:
         dev_csv, train_csv, model_dir = folder / "dev.csv", folder / "train.csv", folder / model_subdir
