@@ -36,7 +36,7 @@ step "natural-voice corpus: 2 h, rhvoice, pico, mbrola, piper"
 $MEMASR synth --hours 2 --out data/corpus-natural --jobs "$JOBS" --seed 2 --engines rhvoice,pico,mbrola,piper
 
 step "one-word corpus: 1.5 h, nouns, letters and numbers spoken alone, seven engines"
-$MEMASR synth --text isolated-words --hours 1.5 --out data/corpus-words --jobs "$JOBS" --seed 4 \
+$MEMASR synth --text isolated-words --closed-words hashed --hours 1.5 --out data/corpus-words --jobs "$JOBS" --seed 4 \
     --engines espeak-ng,flite,festival,piper,rhvoice,pico,mbrola
 
 step "real and game speech manifests (memasr.data.evalsets)"

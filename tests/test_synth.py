@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from memasr.data import synth, text
+from memasr.data import synth, text, utterances
 from memasr.data.synth import (
     ENGINES,
     OnTheFlySynthDataset,
@@ -161,6 +161,20 @@ def test_sentence_split_is_fixed() -> None:
     assert synth.split_sentences([f"sentence number {i}" for i in range(2000)]) == parts
 
 
+def test_every_split_puts_closed_set_words_in_train_too() -> None:
+    from memasr.data.utterances import closed_word_set
+
+    closed = closed_word_set()
+    hashed_away = sorted(w for w in closed if synth.sentence_split(w) != "train")
+    assert hashed_away  # letters such as "e" would never be heard alone in training
+    words = sorted(closed) + ["house", "garden"]
+    parts = synth.split_sentences(words, every_split=closed)
+    assert all(set(hashed_away) <= set(parts[split]) for split in synth.SPLITS)
+    assert closed <= set(parts["train"])
+    for word in ("house", "garden"):  # open-class words keep their one hashed split
+        assert [split for split in synth.SPLITS if word in parts[split]] == [synth.sentence_split(word)]
+
+
 # ----------------------------------------------------------------------------- corpus
 
 needs_fast_engine = pytest.mark.skipif(
@@ -240,6 +254,9 @@ def test_cli_synth_isolated_words(tmp_path, capsys: pytest.CaptureFixture[str]) 
                  "--text", "isolated-words", "--quiet"]) == 0
     rows = [json.loads(line) for split in synth.SPLITS for line in (out / f"{split}.jsonl").read_text().splitlines()]
     assert len(rows) >= 9 and all(len(r["text"].split()) == 1 for r in rows)
+    train_texts = {json.loads(line)["text"] for line in (out / "train.jsonl").read_text().splitlines()}
+    closed = utterances.closed_word_set()
+    assert train_texts & closed and not any(synth.sentence_split(t) != "train" for t in train_texts - closed)
 
 
 # ----------------------------------------------------------------------------- on the fly

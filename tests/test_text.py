@@ -106,6 +106,7 @@ def test_isolated_word_utterances_are_one_word_letters_numbers_and_nouns():
     assert set(letters) == set(utterances.LETTERS)  # every letter, drawn with repeats
     assert 0.2 < len(letters) / len(out) < 0.3
     assert {"cat", "house", "zero", "twenty"} <= set(out)
+    assert set(out) - {"cat", "house"} == utterances.closed_word_set()
     with pytest.raises(InputError):
         next(utterances.isolated_word_utterances(letter_share=0.8, number_share=0.3))
 

@@ -8,6 +8,7 @@ from memasr.errors import InputError
 
 _SHOWN_VOICES = 8  # longer voice lists are cut in the text listing (--json has them all)
 TEXT_KINDS = ("pool", "isolated-words")
+CLOSED_SPLITS = ("everywhere", "hashed")
 # Draws kept with their repeats: each letter is drawn ~190 times, each of WordNet's ~6,100 nouns about twice.
 _ISOLATED_DRAWS = 20_000
 
@@ -37,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="what is spoken: 'pool' the offline text pool (prose and device commands), "
                    "'isolated-words' one word alone: a common noun, a letter or a number "
                    f"({_ISOLATED_DRAWS} draws by --seed; default pool)")
+    p.add_argument("--closed-words", choices=CLOSED_SPLITS, default="everywhere",
+                   help="with --text isolated-words: where the letters and the numbers zero to twenty go: "
+                   "'everywhere' drawn in every split (test stays unseen through its held-out voices; "
+                   "default), 'hashed' only in the split their text hashes to, like any sentence, so "
+                   "a few (e, z, three, four, eight) are never heard alone in training: how the "
+                   "corpus of session n's shipped default was built (data/corpus-words)")
     p.add_argument("--list-engines", action="store_true",
                    help="list the --engines with voices, licenses, availability and synthesis speed "
                    "measured now on one short sentence, then exit")
@@ -85,14 +92,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.out:
         raise InputError("--out is required (or pass --list-engines)")
-    sentences = None
+    sentences, every_split = None, frozenset()
     if args.text == "isolated-words":
-        from memasr.data.utterances import isolated_word_utterances
+        from memasr.data.utterances import closed_word_set, isolated_word_utterances
 
         sentences = list(isolated_word_utterances(seed=args.seed, count=_ISOLATED_DRAWS))
+        if args.closed_words == "everywhere":
+            every_split = closed_word_set()
     summary = synthesize_corpus(args.out, args.hours, jobs=args.jobs, seed=args.seed,
                                 allow_missing=args.allow_missing, engines=engines, sentences=sentences,
-                                progress=not args.quiet, commercial_only=args.commercial_only)
+                                progress=not args.quiet, commercial_only=args.commercial_only,
+                                every_split=every_split)
     only = " (commercial-use voices only)" if summary["commercial_only"] else ""
     print(f"wrote {summary['out_dir']} with engines {', '.join(summary['engines'])}{only}")
     for split, s in summary["splits"].items():

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -588,10 +588,14 @@ def sentence_split(sentence: str) -> str:
     return "dev" if u < 0.05 else "test" if u < 0.10 else "train"
 
 
-def split_sentences(sentences: Sequence[str]) -> dict[str, list[str]]:
+def split_sentences(sentences: Sequence[str], every_split: Collection[str] = ()) -> dict[str, list[str]]:
+    """Sentences by :func:`sentence_split`, except those in ``every_split``, which go to every
+    split: items of a closed set (a letter, a number) that must be learnt to be tested at all;
+    held-out voices still keep the test split unseen."""
     out: dict[str, list[str]] = {s: [] for s in SPLITS}
     for sentence in sentences:
-        out[sentence_split(sentence)].append(sentence)
+        for split in (SPLITS if sentence in every_split else (sentence_split(sentence),)):
+            out[split].append(sentence)
     return out
 
 
@@ -753,9 +757,11 @@ _MIN_PER_SPLIT = 3
 
 def plan_corpus(
     hours: float, seed: int, sentences: Sequence[str], voices: dict[str, list[tuple[str, str]]],
+    every_split: Collection[str] = (),
 ) -> dict[str, list[UtteranceSpec]]:
-    """Utterance specs per split; spec i of a split depends only on (seed, split, i)."""
-    by_split = split_sentences(sentences)
+    """Utterance specs per split; spec i of a split depends only on (seed, split, i).
+    ``every_split``: see :func:`split_sentences`."""
+    by_split = split_sentences(sentences, every_split)
     mean_words = float(np.mean([len(s.split()) for s in sentences]))
     mean_seconds = mean_words / _WORDS_PER_SECOND + 0.54  # + leading/trailing silence
     plan: dict[str, list[UtteranceSpec]] = {}
@@ -828,6 +834,7 @@ def synthesize_corpus(
     progress: bool = True,
     split_seed: int = 0,
     commercial_only: bool = False,
+    every_split: Collection[str] = (),
 ) -> dict:
     """Write ``wavs/<split>/*.wav`` (16 kHz int16) and ``{train,dev,test}.jsonl`` under ``out_dir``.
 
@@ -835,6 +842,7 @@ def synthesize_corpus(
     ``text``, ``voice``, ``engine``, the voice's ``license`` and whether it allows
     ``commercial`` use, and the speaker variation ``speed``, ``pitch``, ``vtl``.
     ``commercial_only`` leaves out voices whose license forbids commercial use.
+    ``every_split``: sentences drawn in every split (see :func:`split_sentences`).
 
     Deterministic for ``seed``; re-running skips wavs already written (resume), and
     refuses a folder whose manifests were planned with other settings.
@@ -852,7 +860,7 @@ def synthesize_corpus(
     if not voices["test"]:
         raise InputError("no voice is left for the test split; enable more engines or voices")
     pool = list(sentences) if sentences is not None else load_text_pool(allow_missing=allow_missing)
-    plan = plan_corpus(hours, seed, pool, voices)
+    plan = plan_corpus(hours, seed, pool, voices, every_split)
 
     out = Path(out_dir).resolve()
     _check_extends(out, plan)

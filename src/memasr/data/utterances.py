@@ -38,6 +38,7 @@ from memasr.errors import InputError
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ISOLATED_NUMBERS = 21  # isolated_word_utterances draws the numbers zero to twenty
 
 
 @lru_cache(maxsize=None)
@@ -551,6 +552,14 @@ def spelling_utterances(seed: int = 0, count: int = 3000, words: list[str] | Non
             yield " ".join(code)
 
 
+def closed_word_set() -> frozenset[str]:
+    """The closed classes :func:`isolated_word_utterances` draws from: the 26 letter names and
+    the numbers zero to twenty. A corpus puts them in every split (``every_split`` of
+    :func:`memasr.data.synth.synthesize_corpus`), since a letter whose text hashes to test
+    would otherwise never be heard alone in training."""
+    return frozenset(LETTERS) | frozenset(spell_number(n) for n in range(_ISOLATED_NUMBERS))
+
+
 def isolated_word_utterances(seed: int = 0, count: int = 6000, words: list[str] | None = None,
                              letter_share: float = 0.25, number_share: float = 0.1) -> Iterator[str]:
     """``count`` draws of one word spoken alone: a letter ("b") with probability
@@ -569,6 +578,6 @@ def isolated_word_utterances(seed: int = 0, count: int = 6000, words: list[str] 
         if u < letter_share:
             yield LETTERS[int(rng.integers(26))]
         elif u < letter_share + number_share:
-            yield spell_number(int(rng.integers(21)))
+            yield spell_number(int(rng.integers(_ISOLATED_NUMBERS)))
         else:
             yield words[int(rng.integers(len(words)))]
