@@ -49,10 +49,18 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _read_meta(model_dir: Path) -> dict:
+    """A model folder's meta.json ({} when it has none); broken JSON is one error line."""
+    meta_file = model_dir / "meta.json"
+    try:
+        return json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    except ValueError as exc:
+        raise InputError(f"{meta_file}: not JSON ({exc})") from None
+
+
 def _model_step(model_dir: Path) -> int | None:
     """The training step a model folder holds: its own (final/, best/) or the last averaged one."""
-    meta_file = model_dir / "meta.json"
-    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    meta = _read_meta(model_dir)
     if meta.get("averaged_steps"):
         return max(meta["averaged_steps"])
     return meta.get("step")
@@ -69,10 +77,7 @@ def read_run(folder: Path, model_subdir: str) -> dict:
         # a bundled model folder (the shipped default) has no training logs: its meta.json's
         # step and audio hours stand in, and it has no dev curve
         model_dir, dev = folder, []
-        try:
-            meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
-        except ValueError as exc:
-            raise InputError(f"{folder / 'meta.json'}: not JSON ({exc})") from None
+        meta = _read_meta(folder)
         last = {"step": meta.get("step", 0), "audio_hours_total": meta.get("audio_hours_total", 0.0)}
     else:
         dev_csv, train_csv, model_dir = folder / "dev.csv", folder / "train.csv", folder / model_subdir

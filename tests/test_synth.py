@@ -162,9 +162,7 @@ def test_sentence_split_is_fixed() -> None:
 
 
 def test_every_split_puts_closed_set_words_in_train_too() -> None:
-    from memasr.data.utterances import closed_word_set
-
-    closed = closed_word_set()
+    closed = utterances.closed_word_set()
     hashed_away = sorted(w for w in closed if synth.sentence_split(w) != "train")
     assert hashed_away  # letters such as "e" would never be heard alone in training
     words = sorted(closed) + ["house", "garden"]

@@ -592,9 +592,10 @@ def split_sentences(sentences: Sequence[str], every_split: Collection[str] = ())
     """Sentences by :func:`sentence_split`, except those in ``every_split``, which go to every
     split: items of a closed set (a letter, a number) that must be learnt to be tested at all;
     held-out voices still keep the test split unseen."""
+    everywhere = frozenset(every_split)  # one set lookup per sentence, whatever collection came in
     out: dict[str, list[str]] = {s: [] for s in SPLITS}
     for sentence in sentences:
-        for split in (SPLITS if sentence in every_split else (sentence_split(sentence),)):
+        for split in (SPLITS if sentence in everywhere else (sentence_split(sentence),)):
             out[split].append(sentence)
     return out
 
