@@ -1,5 +1,6 @@
 """Evaluation-set loaders (Debian real speech) and WER scoring."""
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -219,7 +220,14 @@ def test_write_manifest_16k(tmp_path):
         assert Path(r["audio_filepath"]).parent.parent.name == "cards-wav" and r["pseudo"] is False
     raw = json.loads(out.read_text().splitlines()[0])
     assert not Path(raw["audio_filepath"]).is_absolute()  # the manifest travels with its audio
-    assert write_manifest("cards", out) == 5  # existing wavs are reused
+    wav = Path(rows[0]["audio_filepath"])
+    sf.write(str(wav), np.zeros(1600, dtype=np.int16), 16000, subtype="PCM_16")  # a wav made elsewhere
+    assert write_manifest("cards", out) == 5  # newer than its source: reused as it is
+    assert sf.info(str(wav)).frames == 1600
+    source_mtime = load_eval_set("cards")[0].path.stat().st_mtime
+    os.utime(wav, (source_mtime - 10, source_mtime - 10))  # older than its source: rebuilt
+    assert write_manifest("cards", out) == 5
+    assert sf.info(str(wav)).duration == pytest.approx(rows[0]["duration"], abs=1e-3)
 
 
 @needs(evalsets.ALSA)

@@ -212,10 +212,15 @@ def _write_wav(path: Path, samples: np.ndarray, sr: int) -> Path:
     return path
 
 
+def _is_stale(derived: Path, source: Path) -> bool:
+    """Must ``derived`` (a wav made from ``source``) be rebuilt: missing, or older than its source?"""
+    return not derived.is_file() or derived.stat().st_mtime < Path(source).stat().st_mtime
+
+
 def _raw_as_wav(raw: Path, key: str) -> Path:
     """A headerless 16 kHz little-endian int16 file as a cached wav (soundfile cannot guess raw)."""
     out = cache_dir() / f"{key}.wav"
-    if not out.is_file() or out.stat().st_mtime < raw.stat().st_mtime:
+    if _is_stale(out, raw):
         _write_wav(out, np.fromfile(raw, dtype="<i2"), SAMPLE_RATE)
     return out
 
@@ -592,7 +597,8 @@ def write_manifest(name: str, path: str | os.PathLike, audio_dir: str | os.PathL
     Each item's audio is written as 16 kHz mono 16-bit wav (resampled with soxr) into
     ``audio_dir`` (default ``<manifest stem>-wav/`` beside the manifest) and each row holds
     ``audio_filepath`` (relative to the manifest's folder, as :func:`memasr.data.manifest.read_manifest`
-    resolves it), ``duration``, ``text``, ``id`` and ``pseudo``. Existing wavs are reused.
+    resolves it), ``duration``, ``text``, ``id`` and ``pseudo``. An existing wav is reused unless its
+    source audio is newer (a reinstalled package rewrites it).
     """
     from memasr.data.audio import load_audio
     from memasr.data.manifest import write_manifest as write_jsonl
@@ -603,7 +609,7 @@ def write_manifest(name: str, path: str | os.PathLike, audio_dir: str | os.PathL
     rows = []
     for it in items:
         wav = folder / f"{it.id}.wav"
-        if wav.is_file():
+        if not _is_stale(wav, it.path):
             duration = sf.info(str(wav)).frames / SAMPLE_RATE
         else:
             x, _ = load_audio(it.path, SAMPLE_RATE)
