@@ -9,6 +9,7 @@ step or by its data (synthesis, augmentation, features).
 
     python benchmarks/step_time.py --device cuda --batch-frames 10000,40000
     python benchmarks/step_time.py --device cpu --threads 1 --batch-frames 3000 --steps 6
+    python benchmarks/step_time.py --device cpu --threads 1 --amp bf16 --profile 8   # where the time goes
 
 Prints a Markdown table (and writes it with ``--out``). Utterances are 10 s long
 (``--utt-seconds``) with 2.5 tokens per second of audio, close to the training corpora's mix.
@@ -21,6 +22,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -46,9 +48,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_steps(spec: str, batch_frames: int, utt_seconds: float, steps: int, warmup: int,
-               device: torch.device, amp: torch.dtype | None, ctc_weight: float, seed: int) -> dict:
-    """Median seconds of one full training step for model ``spec`` at ``batch_frames`` 10 ms frames."""
+def make_step(spec: str, batch_frames: int, utt_seconds: float, device: torch.device,
+              amp: torch.dtype | None, ctc_weight: float, seed: int) -> tuple[Callable[[], None], dict]:
+    """One full training step (forward, backward, clipping, AdamW) of model ``spec`` on a fixed
+    random batch of ``batch_frames`` 10 ms frames, as a callable, and the batch's shape."""
     torch.manual_seed(seed)
     config = _model_config(spec)
     model = build_model(config)
@@ -61,10 +64,8 @@ def time_steps(spec: str, batch_frames: int, utt_seconds: float, steps: int, war
     feat_lens = torch.full((batch,), frames, dtype=torch.long, device=device)
     targets = torch.randint(1, config.vocab_size, (batch, tokens), device=device)
     target_lens = torch.full((batch,), tokens, dtype=torch.long, device=device)
-    times = []
-    for k in range(warmup + steps):
-        _sync(device)
-        t0 = time.perf_counter()
+
+    def step() -> None:
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             objective, _, _ = module(feats, feat_lens, targets, target_lens, step=10_000)
@@ -72,11 +73,43 @@ def time_steps(spec: str, batch_frames: int, utt_seconds: float, steps: int, war
         torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
         opt.step()
         _sync(device)
+
+    return step, {"model": spec, "params": count_parameters(model), "batch_utts": batch,
+                  "batch_frames": batch * frames, "audio_s": batch * utt_seconds}
+
+
+def time_steps(spec: str, batch_frames: int, utt_seconds: float, steps: int, warmup: int,
+               device: torch.device, amp: torch.dtype | None, ctc_weight: float, seed: int) -> dict:
+    """Median seconds of one full training step for model ``spec`` at ``batch_frames`` 10 ms frames."""
+    step, info = make_step(spec, batch_frames, utt_seconds, device, amp, ctc_weight, seed)
+    times = []
+    for k in range(warmup + steps):
+        _sync(device)
+        t0 = time.perf_counter()
+        step()
         if k >= warmup:
             times.append(time.perf_counter() - t0)
     sec = statistics.median(times)
-    return {"model": spec, "params": count_parameters(model), "batch_utts": batch, "batch_frames": batch * frames,
-            "step_s": sec, "audio_s_per_s": batch * utt_seconds / sec}
+    return {**info, "step_s": sec, "audio_s_per_s": info["audio_s"] / sec}
+
+
+def profile_step(spec: str, batch_frames: int, utt_seconds: float, device: torch.device,
+                 amp: torch.dtype | None, ctc_weight: float, seed: int, top: int) -> list[str]:
+    """Markdown rows of the ``top`` operators by self time in one profiled step (after one warm-up):
+    where a model's step time goes, e.g. a recurrence's per-step matmuls."""
+    step, _ = make_step(spec, batch_frames, utt_seconds, device, amp, ctc_weight, seed)
+    step()
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        step()
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda e: getattr(e, attr), reverse=True)
+    total = sum(getattr(e, attr) for e in events) or 1.0
+    return [f"| {spec} | `{e.key}` | {e.count} | {getattr(e, attr) / 1e3:.1f} | "
+            f"{getattr(e, attr) / max(e.count, 1):.0f} | {100.0 * getattr(e, attr) / total:.1f} |"
+            for e in events[:top]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--ctc-weight", type=float, default=0.3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also profile one step per model (first batch size) and list its N costliest "
+                         "operators by self time")
     ap.add_argument("--out", type=Path, default=None, help="also write the table here")
     args = ap.parse_args(argv)
     try:
@@ -109,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [int(x) for x in args.batch_frames.split(",") if x]
         if not sizes or min(sizes) <= 0:
             raise ValueError("--batch-frames needs positive integers")
+        if args.profile < 0:
+            raise ValueError("--profile needs N >= 0")
         if args.steps < 1 or args.warmup < 0 or args.utt_seconds <= 0 or (args.threads is not None and args.threads < 1):
             raise ValueError("--steps and --threads must be >= 1, --warmup >= 0 and --utt-seconds > 0")
         if args.out is not None and not args.out.parent.is_dir():
@@ -137,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
                    f"| {r['step_s'] * 1e3:.1f} | {r['audio_s_per_s']:.0f} |")
             lines.append(row)
             print(row, flush=True)
+    if args.profile:
+        head = ["", f"Costliest operators of one profiled step ({sizes[0]} padded frames), by self time:", "",
+                "| model | operator | calls | self ms | self us/call | share % |",
+                "|---|---|---:|---:|---:|---:|"]
+        lines += head
+        print("\n".join(head), flush=True)
+        for spec in specs:
+            rows = profile_step(spec, sizes[0], args.utt_seconds, device, amp, args.ctc_weight, args.seed,
+                                args.profile)
+            lines += rows
+            print("\n".join(rows), flush=True)
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
     return 0

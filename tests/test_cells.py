@@ -94,10 +94,11 @@ def test_unknown_cell():
         build_cell("gru", 3, 4)
 
 
-@pytest.mark.parametrize("kind,proj", [("lstm", 0), ("lstm", 6), ("lstm", 16), ("grc", 0), ("grc", 6)])
+@pytest.mark.parametrize("kind,proj", [("lstm", 0), ("lstm", 6), ("lstm", 16), ("lstm", 24), ("grc", 0), ("grc", 6)])
 def test_fused_training_path_matches_step_ops(kind, proj):
-    """Training mode runs a fused sequence kernel (ATen's LSTM; GRC's hand-written backward),
-    eval mode the plain step ops: the same function, values and gradients."""
+    """Training mode runs a fused sequence kernel (ATen's LSTM without a projection, hand-written
+    backward passes for LSTMP and GRC), eval mode the plain step ops: the same function, values
+    and gradients."""
     cell = _cell(kind, proj)
     x = torch.randn(3, 9, 5, dtype=torch.double, requires_grad=True)
     state = tuple(torch.randn_like(s).requires_grad_() for s in cell.init_state(3, dtype=torch.double))
@@ -112,15 +113,16 @@ def test_fused_training_path_matches_step_ops(kind, proj):
         assert torch.allclose(a, b, atol=1e-10)
 
 
-def test_grc_fused_path_trains_under_autocast():
+@pytest.mark.parametrize("kind", ["grc", "lstm"])
+def test_fused_path_trains_under_autocast(kind):
     """Mixed precision: the fused recurrence runs at the weights' precision, gradients are finite."""
     torch.manual_seed(0)
-    cell = build_cell("grc", 20, 32, 16)
+    cell = build_cell(kind, 20, 32, 16)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y, (h, c) = cell(torch.randn(2, 5, 20))
     (y.float().sum() + c.sum()).backward()
-    assert c.dtype == torch.float32 and cell.r.grad.dtype == torch.float32
-    assert all(torch.isfinite(p.grad).all() for p in cell.parameters())
+    assert c.dtype == torch.float32
+    assert all(p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all() for p in cell.parameters())
 
 
 @pytest.mark.parametrize("kind", ["grc", "lstm", "cifg"])

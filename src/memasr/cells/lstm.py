@@ -12,9 +12,8 @@ from torch import Tensor, nn
 
 from memasr.cells.base import CellState, RecurrentCell, split_outgoing, split_units
 
-# ATen's notes about its fused LSTM kernel (LSTMP skips oneDNN on CPU; cuDNN copies weights that
-# are not one flat buffer) are expected here and would otherwise repeat on every call.
-warnings.filterwarnings("ignore", message="LSTM with projections is not supported")
+# ATen's note about its fused LSTM kernel (cuDNN copies weights that are not one flat buffer) is
+# expected here and would otherwise repeat on every call.
 warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
 
 
@@ -91,20 +90,24 @@ class LSTMCell(_GatedLSTMBase):
     num_gates = 4
 
     def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
-        """Whole sequence; in training mode through ATen's LSTM kernel (same gate order,
-        same math, no per-step autograd nodes; see docs/cells.md for the measured gain). Eval and
-        export keep the plain ops so ONNX sees no fused LSTM-with-projection."""
-        # ATen takes a projection only when it is narrower than the cell (proj_size < hidden_size)
-        fusable = self.proj_size == 0 or self.proj_size < self.hidden_size
-        if not fusable or not self._fused_ok(x):
+        """Whole sequence; in training mode through a fused kernel (same gate order, same math,
+        no per-step autograd nodes; see docs/cells.md for the measured gains): with a projection
+        :class:`_ProjectedRecurrence`, without one ATen's LSTM (oneDNN on CPU). Eval and export
+        keep the plain ops so ONNX sees no fused LSTM."""
+        if not self._fused_ok(x):
             return super().forward(x, state)
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         h, c = state
         dtype = self.w_h.weight.dtype
-        weights = [self.w_x.weight, self.w_h.weight, self.w_x.bias, torch.zeros_like(self.w_x.bias)]
         if self.w_proj is not None:
-            weights.append(self.w_proj.weight)
+            u = self.project_inputs(x).transpose(0, 1)  # [T, B, 4H]
+            with torch.autocast(device_type=x.device.type, enabled=False):  # recurrence at the weights' precision
+                y, c_n = _ProjectedRecurrence.apply(u.to(dtype).contiguous(), h.to(dtype), c.to(dtype),
+                                                    self.w_h.weight, self.w_proj.weight)
+            y = y.transpose(0, 1)
+            return y, (y[:, -1], c_n)
+        weights = [self.w_x.weight, self.w_h.weight, self.w_x.bias, torch.zeros_like(self.w_x.bias)]
         # cuDNN's autocast path would run the RNN in fp16 even under bf16 autocast (and without
         # loss scaling): run it at the weights' precision instead, as GRC's recurrence does.
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -131,3 +134,63 @@ class CIFGCell(_GatedLSTMBase):
         f = torch.sigmoid(f)
         c_new = f * c + (1.0 - f) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+class _ProjectedRecurrence(torch.autograd.Function):
+    """The LSTMP recurrence over a whole sequence with a hand-written backward pass.
+
+    ATen's CPU LSTM has no oneDNN kernel with a projection; its fallback records autograd nodes
+    at every step, and their weight gradients are full ``[4H, P]`` and ``[P, H]`` matrices made
+    and summed once per step. Here the backward loop carries only ``[B, .]`` activations, and
+    ``dW_h`` and ``dW_proj`` are one matmul each over all steps (as GRC's ``dR``).
+    Shapes: ``u [T, B, 4H]`` (``W_x x + b``, gates i, f, g, o), ``h0 [B, P]``, ``c0 [B, H]``,
+    ``w_h [4H, P]``, ``w_proj [P, H]`` -> ``h [T, B, P]``, ``c_T [B, H]``.
+    """
+
+    @staticmethod
+    def forward(ctx, u: Tensor, h0: Tensor, c0: Tensor, w_h: Tensor, w_proj: Tensor) -> tuple[Tensor, Tensor]:
+        steps, batch, hidden = u.shape[0], u.shape[1], c0.shape[-1]
+        gates = torch.empty_like(u)  # i, f, g, o after their nonlinearities
+        c_all = u.new_empty(steps, batch, hidden)
+        m_all = torch.empty_like(c_all)  # o * tanh(c), the projection's input
+        h_all = u.new_empty(steps, batch, w_proj.shape[0])
+        w_h_t, w_proj_t = w_h.t(), w_proj.t()
+        h, c = h0, c0
+        for t in range(steps):  # results are written straight into the saved buffers
+            a = torch.addmm(u[t], h, w_h_t)
+            torch.sigmoid(a[:, :2 * hidden], out=gates[t, :, :2 * hidden])
+            torch.tanh(a[:, 2 * hidden:3 * hidden], out=gates[t, :, 2 * hidden:3 * hidden])
+            torch.sigmoid(a[:, 3 * hidden:], out=gates[t, :, 3 * hidden:])
+            i, f, g, o = gates[t].chunk(4, dim=-1)
+            c = torch.addcmul(f * c, i, g, out=c_all[t])
+            m = torch.mul(o, torch.tanh(c), out=m_all[t])
+            h = torch.mm(m, w_proj_t, out=h_all[t])
+        ctx.save_for_backward(h0, c0, w_h, w_proj, h_all, c_all, m_all, gates)
+        return h_all, c
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable  # saved gates are plain tensors: no double backward
+    def backward(ctx, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        h0, c0, w_h, w_proj, h_all, c_all, m_all, gates = ctx.saved_tensors
+        steps, hidden, proj = gates.shape[0], c0.shape[-1], h0.shape[-1]
+        grad_a = torch.empty_like(gates)
+        grad_h_all = torch.empty_like(h_all)  # dL/dh_t, from above and from step t+1
+        dh_next = torch.zeros_like(h0)
+        dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
+        for t in range(steps - 1, -1, -1):
+            i, f, g, o = gates[t].chunk(4, dim=-1)
+            c_prev = c_all[t - 1] if t > 0 else c0
+            tanh_c = torch.tanh(c_all[t])
+            dh = grad_h_all[t].copy_(dh_next) if grad_h is None else torch.add(grad_h[t], dh_next, out=grad_h_all[t])
+            dm = torch.mm(dh, w_proj)
+            grad_a[t, :, 3 * hidden:] = dm * tanh_c * o * (1.0 - o)
+            dc = dc + dm * o * (1.0 - tanh_c * tanh_c)
+            grad_a[t, :, :hidden] = dc * g * i * (1.0 - i)
+            grad_a[t, :, hidden:2 * hidden] = dc * c_prev * f * (1.0 - f)
+            grad_a[t, :, 2 * hidden:3 * hidden] = dc * i * (1.0 - g * g)
+            dc = dc * f
+            dh_next = torch.mm(grad_a[t], w_h)
+        h_prev = torch.cat([h0.unsqueeze(0), h_all[:-1]], dim=0)  # [T, B, P]
+        grad_w_h = grad_a.reshape(-1, 4 * hidden).t() @ h_prev.reshape(-1, proj)
+        grad_w_proj = grad_h_all.reshape(-1, proj).t() @ m_all.reshape(-1, hidden)
+        return grad_a, dh_next, dc, grad_w_h, grad_w_proj
