@@ -91,23 +91,27 @@ class LSTMCell(_GatedLSTMBase):
 
     def forward(self, x: Tensor, state: CellState | None = None) -> tuple[Tensor, CellState]:
         """Whole sequence; in training mode through a fused kernel (same gate order, same math,
-        no per-step autograd nodes; see docs/cells.md for the measured gains): with a projection
-        :class:`_ProjectedRecurrence`, without one ATen's LSTM (oneDNN on CPU). Eval and export
-        keep the plain ops so ONNX sees no fused LSTM."""
+        no per-step autograd nodes; see docs/cells.md for the measured gains): LSTMP on CPU through
+        :class:`_ProjectedRecurrence`, everything else through ATen's LSTM (oneDNN on CPU, cuDNN on
+        GPU). Eval and export keep the plain ops so ONNX sees no fused LSTM."""
         if not self._fused_ok(x):
             return super().forward(x, state)
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         h, c = state
         dtype = self.w_h.weight.dtype
-        if self.w_proj is not None:
+        if self.w_proj is not None and x.device.type == "cpu":  # cuDNN has a fused LSTMP kernel: keep it
             u = self.project_inputs(x).transpose(0, 1)  # [T, B, 4H]
             with torch.autocast(device_type=x.device.type, enabled=False):  # recurrence at the weights' precision
                 y, c_n = _ProjectedRecurrence.apply(u.to(dtype).contiguous(), h.to(dtype), c.to(dtype),
                                                     self.w_h.weight, self.w_proj.weight)
             y = y.transpose(0, 1)
             return y, (y[:, -1], c_n)
+        if self.proj_size >= self.hidden_size:  # ATen takes only a projection narrower than the cell
+            return super().forward(x, state)
         weights = [self.w_x.weight, self.w_h.weight, self.w_x.bias, torch.zeros_like(self.w_x.bias)]
+        if self.w_proj is not None:
+            weights.append(self.w_proj.weight)
         # cuDNN's autocast path would run the RNN in fp16 even under bf16 autocast (and without
         # loss scaling): run it at the weights' precision instead, as GRC's recurrence does.
         with torch.autocast(device_type=x.device.type, enabled=False):
