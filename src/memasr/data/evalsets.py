@@ -598,7 +598,7 @@ def write_manifest(name: str, path: str | os.PathLike, audio_dir: str | os.PathL
     ``audio_dir`` (default ``<manifest stem>-wav/`` beside the manifest) and each row holds
     ``audio_filepath`` (relative to the manifest's folder, as :func:`memasr.data.manifest.read_manifest`
     resolves it), ``duration``, ``text``, ``id`` and ``pseudo``. An existing wav is reused unless its
-    source audio is newer (a reinstalled package rewrites it).
+    source audio file is newer than it (changed after the wav was made).
     """
     from memasr.data.audio import load_audio
     from memasr.data.manifest import write_manifest as write_jsonl
