@@ -221,13 +221,18 @@ def test_write_manifest_16k(tmp_path):
     raw = json.loads(out.read_text().splitlines()[0])
     assert not Path(raw["audio_filepath"]).is_absolute()  # the manifest travels with its audio
     wav = Path(rows[0]["audio_filepath"])
-    sf.write(str(wav), np.zeros(1600, dtype=np.int16), 16000, subtype="PCM_16")  # a wav made elsewhere
-    assert write_manifest("cards", out) == 5  # newer than its source: reused as it is
-    assert sf.info(str(wav)).frames == 1600
-    source_mtime = load_eval_set("cards")[0].path.stat().st_mtime
-    os.utime(wav, (source_mtime - 10, source_mtime - 10))  # older than its source: rebuilt
+    source_ns = load_eval_set("cards")[0].path.stat().st_mtime_ns
+    assert wav.stat().st_mtime_ns == source_ns  # each wav carries its source's mtime
+    sf.write(str(wav), np.zeros(1600, dtype=np.int16), 16000, subtype="PCM_16")  # a wav made elsewhere...
+    os.utime(wav, ns=(source_ns, source_ns))  # ...but stamped as made from this source: reused as it is
     assert write_manifest("cards", out) == 5
-    assert sf.info(str(wav)).duration == pytest.approx(rows[0]["duration"], abs=1e-3)
+    assert sf.info(str(wav)).frames == 1600
+    for shift in (-10**10, 10**10):  # the source changed (an upgrade may carry an older mtime): rebuilt
+        sf.write(str(wav), np.zeros(1600, dtype=np.int16), 16000, subtype="PCM_16")
+        os.utime(wav, ns=(source_ns + shift, source_ns + shift))
+        assert write_manifest("cards", out) == 5
+        assert sf.info(str(wav)).duration == pytest.approx(rows[0]["duration"], abs=1e-3)
+        assert wav.stat().st_mtime_ns == source_ns
 
 
 @needs(evalsets.ALSA)

@@ -15,12 +15,12 @@ from memasr.model.config import EncoderConfig, JoinerConfig, ModelConfig, Predic
 from memasr.model.transducer import build_model  # noqa: E402
 
 
-def _model(cell: str, predictor: str):
+def _model(cell: str, predictor: str, predictor_cell: str = "lstm"):
     torch.manual_seed(0)
     config = ModelConfig(name="tiny", vocab_size=9, schedule="chunk:4",
                          encoder=EncoderConfig(cell=cell, num_layers=2, hidden_size=16, proj_size=8,
                                                time_reduction=[[1, 2]], layer_norm=True),
-                         predictor=PredictorConfig(kind=predictor, hidden_size=16, embed_dim=8),
+                         predictor=PredictorConfig(kind=predictor, cell=predictor_cell, hidden_size=16, proj_size=8 if predictor_cell == "grc" else 0, embed_dim=8),
                          joiner=JoinerConfig(dim=12))
     model = build_model(config).eval()
     with torch.no_grad():
@@ -37,9 +37,10 @@ def _audio(seconds: float = 1.3) -> np.ndarray:
             + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
-@pytest.mark.parametrize("cell,predictor", [("grc", "stateless"), ("lstm", "rnn")])
-def test_onnx_runtime_matches_torch(tmp_path, cell, predictor):
-    model = _model(cell, predictor)
+@pytest.mark.parametrize("cell,predictor,predictor_cell", [("grc", "stateless", "lstm"), ("lstm", "rnn", "lstm"),
+                                                          ("grc", "rnn", "grc")])
+def test_onnx_runtime_matches_torch(tmp_path, cell, predictor, predictor_cell):
+    model = _model(cell, predictor, predictor_cell)
     out = export_onnx(model, tmp_path / "exp", int8=True)
     assert sorted(p.name for p in out.glob("*.onnx")) == sorted(
         [f"{n}.onnx" for n in ("features", "encoder", "decoder", "joiner")]

@@ -206,22 +206,34 @@ def _missing(root: PackageRoot, what: Path, name: str) -> InputError:
                       f"(missing {what}); install it with `sudo apt-get install {root.package}`")
 
 
-def _write_wav(path: Path, samples: np.ndarray, sr: int) -> Path:
+def _write_wav(path: Path, samples: np.ndarray, sr: int, source: Path | None = None) -> Path:
+    """Write a 16-bit wav atomically; with ``source``, stamp it with the source's mtime (see
+    :func:`_is_stale`)."""
     with atomic_path(path) as tmp:  # readers never see half a file
         sf.write(str(tmp), samples, sr, subtype="PCM_16", format="WAV")
+        if source is not None:
+            _stamp(tmp, source)
     return path
 
 
+def _stamp(derived: Path, source: Path) -> None:
+    """Give ``derived`` its source's modification time, the mark :func:`_is_stale` checks."""
+    st = Path(source).stat()
+    os.utime(derived, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 def _is_stale(derived: Path, source: Path) -> bool:
-    """Must ``derived`` (a wav made from ``source``) be rebuilt: missing, or older than its source?"""
-    return not derived.is_file() or derived.stat().st_mtime < Path(source).stat().st_mtime
+    """Must ``derived`` (made from ``source``) be rebuilt: missing, or not stamped with the
+    source's current mtime? Equality, not "older than": dpkg installs files with the mtime
+    stored in the package, so an upgraded source can be older than a wav made before."""
+    return not derived.is_file() or derived.stat().st_mtime_ns != Path(source).stat().st_mtime_ns
 
 
 def _raw_as_wav(raw: Path, key: str) -> Path:
     """A headerless 16 kHz little-endian int16 file as a cached wav (soundfile cannot guess raw)."""
     out = cache_dir() / f"{key}.wav"
     if _is_stale(out, raw):
-        _write_wav(out, np.fromfile(raw, dtype="<i2"), SAMPLE_RATE)
+        _write_wav(out, np.fromfile(raw, dtype="<i2"), SAMPLE_RATE, source=raw)
     return out
 
 
@@ -229,14 +241,14 @@ def _archive_members(archive: Path, members: list[str], folder: str) -> list[Pat
     """``members`` of zip ``archive`` extracted to ``<cache>/<folder>/<member>`` (warzone2100 keeps
     its sounds in base.wz); the archive is opened once, and members already extracted are kept."""
     outs = [cache_dir() / folder / m for m in members]
-    stale = [(m, out) for m, out in zip(members, outs)
-             if not out.is_file() or out.stat().st_mtime < archive.stat().st_mtime]
+    stale = [(m, out) for m, out in zip(members, outs) if _is_stale(out, archive)]
     if stale:
         with zipfile.ZipFile(archive) as zf:
             for member, out in stale:
                 data = zf.read(member)
                 with atomic_write(out, "wb") as fh:
                     fh.write(data)
+                _stamp(out, archive)
     return outs
 
 
@@ -613,7 +625,7 @@ def write_manifest(name: str, path: str | os.PathLike, audio_dir: str | os.PathL
             duration = sf.info(str(wav)).frames / SAMPLE_RATE
         else:
             x, _ = load_audio(it.path, SAMPLE_RATE)
-            _write_wav(wav, x, SAMPLE_RATE)
+            _write_wav(wav, x, SAMPLE_RATE, source=it.path)
             duration = len(x) / SAMPLE_RATE
         rows.append({"audio_filepath": os.path.relpath(wav.resolve(), out.parent.resolve()),
                      "duration": round(duration, 4), "text": it.text, "id": it.id, "pseudo": it.pseudo})
