@@ -3,7 +3,8 @@
 Each ``--run LABEL=RUN_DIR`` is a ``memasr train`` folder (``dev.csv``, ``train.csv``,
 ``tokenizer.model``, the model folder ``--model-subdir``), or a model folder inside one (e.g. an
 average of chosen checkpoints, to compare runs at equal steps). The report gives, per run: BPE
-pieces, stateless-predictor context and encoder units per layer (from the model's config),
+pieces, the predictor (a stateless one's token context, or a recurrent one's cell and width)
+and encoder units per layer (from the model's config),
 parameters, the scored model's step (its own, or the last one it averages) with the wall minutes
 and hours of audio seen up to it, the dev greedy WER the trainer logged at each evaluation
 (against wall minutes), and the greedy WER of the model folder on every ``--manifest``
@@ -91,7 +92,7 @@ def read_run(folder: Path, model_subdir: str) -> dict:
     model, tokenizer = load_pretrained(model_dir)
     return {
         "model_dir": model_dir, "model": model, "tokenizer": tokenizer,
-        "pieces": model.config.vocab_size, "context": model.config.predictor.context_size,
+        "pieces": model.config.vocab_size, "predictor": predictor_label(model.config.predictor),
         "units": model.config.encoder.hidden_size,
         "params": count_parameters(model), "steps": int(last.get("step", 0)),
         "minutes": float(last.get("elapsed_s", 0.0)) / 60, "hours": float(last.get("audio_hours_total", 0.0)),
@@ -162,16 +163,24 @@ def wer_by_source(items: list, rows: list[dict]) -> dict[str, tuple[float, int, 
     return out
 
 
+def predictor_label(config) -> str:
+    """``stateless, 2 tokens`` or ``1 x grc 256`` (layers x cell, hidden units): a stateless
+    predictor's context size means nothing for a recurrent one."""
+    if config.kind == "stateless":
+        return f"stateless, {config.context_size} tokens"
+    return f"{config.num_layers} x {config.cell} {config.hidden_size}"
+
+
 def render(title: str, runs: dict, sets: dict, commands: dict, argv: list[str]) -> str:
     lines = [f"# {title}", "",
              "Command: `.venv/bin/python benchmarks/side_by_side.py " + " ".join(shlex.quote(a) for a in argv) + "`",
              "", "Greedy WER of each run's model folder, streaming, same run:", "",
-             "| run | BPE pieces | context | encoder units | params | model step | wall min | hours seen | "
+             "| run | BPE pieces | predictor | encoder units | params | model step | wall min | hours seen | "
              + " | ".join(f"WER % {m} ({len(items)})" for m, items in sets.items()) + " |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(sets)]
+             "|---|---:|---|---:|---:|---:|---:|---:|" + "---:|" * len(sets)]
     for label, r in runs.items():
         cells = "".join(f" {r['wer'][m]:.1f} |" for m in sets)
-        lines.append(f"| {label} | {r['pieces']} | {r['context']} | {r['units']} | {r['params'] / 1e6:.2f} M | {r['steps']} | "
+        lines.append(f"| {label} | {r['pieces']} | {r['predictor']} | {r['units']} | {r['params'] / 1e6:.2f} M | {r['steps']} | "
                      f"{r['minutes']:.0f} | {r['hours']:.1f} |{cells}")
     for m in sets:
         split = [r["by_source"].get(m, {}) for r in runs.values()]
