@@ -609,8 +609,8 @@ def write_manifest(name: str, path: str | os.PathLike, audio_dir: str | os.PathL
     Each item's audio is written as 16 kHz mono 16-bit wav (resampled with soxr) into
     ``audio_dir`` (default ``<manifest stem>-wav/`` beside the manifest) and each row holds
     ``audio_filepath`` (relative to the manifest's folder, as :func:`memasr.data.manifest.read_manifest`
-    resolves it), ``duration``, ``text``, ``id`` and ``pseudo``. An existing wav is reused unless its
-    source audio file is newer than it (changed after the wav was made).
+    resolves it), ``duration``, ``text``, ``id`` and ``pseudo``. Each wav carries its source audio
+    file's mtime; an existing wav is reused only while the two still match (:func:`_is_stale`).
     """
     from memasr.data.audio import load_audio
     from memasr.data.manifest import write_manifest as write_jsonl
