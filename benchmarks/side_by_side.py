@@ -35,6 +35,7 @@ from memasr.decode.recognizer import Recognizer, RecognizerConfig
 from memasr.errors import InputError
 from memasr.evaluate import evaluate_transcriber, manifest_items, score, streaming_transcriber
 from memasr.model.checkpoint import load_pretrained
+from memasr.model.config import PredictorConfig
 from memasr.model.transducer import count_parameters
 
 
@@ -163,7 +164,7 @@ def wer_by_source(items: list, rows: list[dict]) -> dict[str, tuple[float, int, 
     return out
 
 
-def predictor_label(config) -> str:
+def predictor_label(config: PredictorConfig) -> str:
     """``stateless, 2 tokens`` or ``1 x grc 256`` (layers x cell, hidden units): a stateless
     predictor's context size means nothing for a recurrent one."""
     if config.kind == "stateless":
