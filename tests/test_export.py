@@ -20,7 +20,8 @@ def _model(cell: str, predictor: str, predictor_cell: str = "lstm"):
     config = ModelConfig(name="tiny", vocab_size=9, schedule="chunk:4",
                          encoder=EncoderConfig(cell=cell, num_layers=2, hidden_size=16, proj_size=8,
                                                time_reduction=[[1, 2]], layer_norm=True),
-                         predictor=PredictorConfig(kind=predictor, cell=predictor_cell, hidden_size=16, proj_size=8 if predictor_cell == "grc" else 0, embed_dim=8),
+                         predictor=PredictorConfig(kind=predictor, cell=predictor_cell, hidden_size=16, embed_dim=8,
+                                                   proj_size=8 if predictor_cell == "grc" else 0),
                          joiner=JoinerConfig(dim=12))
     model = build_model(config).eval()
     with torch.no_grad():

@@ -1,5 +1,7 @@
 # throwaway: the shipped default's encoder, joiner and training heads with a fresh GRC predictor
-import shutil, sys, torch, json
+import sys
+
+import torch
 from pathlib import Path
 from memasr.model.checkpoint import load_pretrained, save_pretrained
 from memasr.model.config import load_config
