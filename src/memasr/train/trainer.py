@@ -626,6 +626,9 @@ class Trainer:
         elif self.is_main:
             self._fit_cmvn()
         self.module.pruned.warm_steps = self._prune_warmup(loaded_heads)
+        if o.rnnt_weight == 0:  # CTC alone: the predictor and joiner get no gradient, and DDP
+            for part in (self.model.predictor, self.model.joiner):  # refuses unused parameters
+                part.requires_grad_(False)
         self.module.to(self.device)
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -637,6 +640,8 @@ class Trainer:
 
         decay, no_decay = [], []
         for name, p in self.module.named_parameters():
+            if not p.requires_grad:
+                continue
             (decay if p.dim() >= 2 and "embedding" not in name else no_decay).append(p)
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}],
