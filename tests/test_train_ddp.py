@@ -15,6 +15,8 @@ from memasr.model.checkpoint import load_pretrained
 
 from test_train import SENTENCES, SR, TINY, _speech
 
+needs_gloo = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="no gloo backend")
+
 
 def _two_process_train(tmp_path: Path, *extra: str) -> tuple[dict, Path]:
     """Train the tiny model 4 steps on 2 gloo processes; returns rank 0's JSON summary and the
@@ -43,7 +45,7 @@ def _two_process_train(tmp_path: Path, *extra: str) -> tuple[dict, Path]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), out  # only rank 0 prints
 
 
-@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="no gloo backend")
+@needs_gloo
 def test_torchrun_two_process_gloo(tmp_path):
     summary, out = _two_process_train(tmp_path)
     assert summary["world_size"] == 2 and summary["steps"] == 4
@@ -54,7 +56,7 @@ def test_torchrun_two_process_gloo(tmp_path):
     assert tok is not None and model.normalizer.fitted
 
 
-@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="no gloo backend")
+@needs_gloo
 def test_torchrun_ctc_only_phase(tmp_path):
     """CTC alone leaves the predictor and joiner without gradients; DDP must not wait for them."""
     summary, out = _two_process_train(tmp_path, "--rnnt-weight", "0", "--ctc-weight", "1")
