@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from memasr.cells.base import CellState, RecurrentCell, split_outgoing, split_units
@@ -72,15 +73,17 @@ class GRCCell(RecurrentCell):
             state = self.init_state(batch, x.device, x.dtype)
         h, c = state
         groups, block = self.groups, self.hidden_size // self.groups
-        u = self.project_inputs(x).view(batch, steps, 3, groups, block)
-        u = u.permute(1, 3, 0, 2, 4).reshape(steps, groups, batch, 3 * block)  # [T, g, B, 3b]
+        # W_x's rows taken group-major ([g, 3, b] instead of [3, g, b]; a copy of the small matrix)
+        # and x time-major, so u comes out as [T, B, g, 3b] with no copy of the wide u itself.
+        w = self.w_x.weight.view(3, groups, block, -1).transpose(0, 1).reshape(3 * self.hidden_size, -1)
+        bias = self.w_x.bias.view(3, groups, block).transpose(0, 1).reshape(-1)
+        u = F.linear(x.transpose(0, 1).contiguous(), w, bias).view(steps, batch, groups, 3 * block)
         dtype = self.r.dtype  # the recurrence runs at the weights' precision, also under AMP
         with torch.autocast(device_type=x.device.type, enabled=False):
             h_all, c_last = _GroupedRecurrence.apply(
-                u.to(dtype), h.view(batch, groups, block).transpose(0, 1).to(dtype),
-                c.view(batch, groups, block).transpose(0, 1).to(dtype), self.r)
-        y = h_all.permute(2, 0, 1, 3).reshape(batch, steps, self.hidden_size)
-        return self.project_outputs(y), (y[:, -1], c_last.transpose(0, 1).reshape(batch, self.hidden_size))
+                u.to(dtype), h.view(batch, groups, block).to(dtype), c.view(batch, groups, block).to(dtype), self.r)
+        y = h_all.view(steps, batch, self.hidden_size)  # [T, B, H]
+        return self.project_outputs(y).transpose(0, 1), (y[-1], c_last.reshape(batch, self.hidden_size))
 
     def _grouped_recurrence(self, h: Tensor) -> Tensor:
         """``h [B, H] -> [B, 3H]`` laid out as ``[z | f | o]`` like ``u``."""
@@ -129,10 +132,14 @@ class _GroupedRecurrence(torch.autograd.Function):
     """The GRC recurrence over a whole sequence with a hand-written backward pass.
 
     Autograd through the per-step ops records ~20 nodes per step (reshapes, a grouped
-    matmul, gates); this keeps gates in the matmul's own ``[g, B, .]`` layout, stores them
-    once per step and runs one loop backwards, with ``dR`` as a single batched matmul.
-    Shapes: ``u [T, g, B, 3b]`` (pre-activations from ``W_x``, gate-major inside each group),
-    ``h0, c0 [g, B, b]``, ``r [g, b, 3b]`` -> ``h [T, g, B, b]``, ``c_T [g, B, b]``.
+    matmul, gates); this runs one loop each way over ``[g, B, .]`` views of time-major
+    buffers, so nothing wide is permuted: ``u``, ``h``, ``c`` and the gates stay in the
+    ``[T, B, g, .]`` layout that ``W_x``'s group-major rows and ``W_p`` read and write, and
+    gradients are written in place. Each step's element-wise work stays per step (its
+    ``[g, B, b]`` tensors fit in cache; whole-sequence factors would not), and ``dR``
+    accumulates one small batched matmul per step.
+    Shapes: ``u [T, B, g, 3b]`` (pre-activations, gate-major inside each group),
+    ``h0, c0 [B, g, b]``, ``r [g, b, 3b]`` -> ``h [T, B, g, b]``, ``c_T [B, g, b]``.
     """
 
     @staticmethod
@@ -140,40 +147,44 @@ class _GroupedRecurrence(torch.autograd.Function):
         steps, block = u.shape[0], r.shape[1]
         h_all = u.new_empty(u.shape[:-1] + (block,))
         c_all = torch.empty_like(h_all)
+        tanh_c_all = torch.empty_like(h_all)  # kept: the backward pass needs it too
         gates = torch.empty_like(u)  # z, f, o after their nonlinearities
-        h, c = h0, c0
+        h, c = h0.transpose(0, 1), c0.transpose(0, 1)  # [g, B, b] views
         for t in range(steps):  # results are written straight into the saved buffers
-            a = torch.baddbmm(u[t], h, r)
-            z = torch.tanh(a[..., :block], out=gates[t, ..., :block])
-            fo = torch.sigmoid(a[..., block:], out=gates[t, ..., block:])
-            f, o = fo[..., :block], fo[..., block:]
-            c = torch.addcmul(f * c, 1.0 - f, z, out=c_all[t])
-            h = torch.mul(o, torch.tanh(c), out=h_all[t])
-        ctx.save_for_backward(h0, c0, r, h_all, c_all, gates)
-        return h_all, c
+            a = torch.baddbmm(u[t].transpose(0, 1), h, r)  # [g, B, 3b]
+            g_t = gates[t].transpose(0, 1)
+            z = torch.tanh(a[..., :block], out=g_t[..., :block])
+            fo = torch.sigmoid(a[..., block:], out=g_t[..., block:])
+            c = torch.lerp(z, c, fo[..., :block], out=c_all[t].transpose(0, 1))  # f c + (1 - f) z
+            tanh_c = torch.tanh(c, out=tanh_c_all[t].transpose(0, 1))
+            h = torch.mul(fo[..., block:], tanh_c, out=h_all[t].transpose(0, 1))
+        ctx.save_for_backward(h0, c0, r, h_all, c_all, tanh_c_all, gates)
+        return h_all, c_all[-1]
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # saved gates are plain tensors: no double backward
     def backward(ctx, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        h0, c0, r, h_all, c_all, gates = ctx.saved_tensors
+        h0, c0, r, h_all, c_all, tanh_c_all, gates = ctx.saved_tensors
         steps, block = h_all.shape[0], r.shape[1]
-        grad_a = torch.empty_like(gates)
+        grad_u = torch.empty_like(gates)
+        grad_r = torch.zeros_like(r)
         r_t = r.transpose(1, 2)
-        dh_next = torch.zeros_like(h0)
-        dc = grad_c.clone() if grad_c is not None else torch.zeros_like(c0)
+        one = r.new_ones(())
+        dh_next = torch.zeros_like(h0.transpose(0, 1))
+        dc = grad_c.transpose(0, 1) if grad_c is not None else torch.zeros_like(dh_next)
         for t in range(steps - 1, -1, -1):
-            z, f, o = gates[t, ..., :block], gates[t, ..., block:2 * block], gates[t, ..., 2 * block:]
-            c_prev = c_all[t - 1] if t > 0 else c0
-            tanh_c = torch.tanh(c_all[t])
-            dh = dh_next if grad_h is None else grad_h[t] + dh_next
-            dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-            grad_a[t, ..., :block] = dc * (1.0 - f) * (1.0 - z * z)
-            grad_a[t, ..., block:2 * block] = dc * (c_prev - z) * f * (1.0 - f)
-            grad_a[t, ..., 2 * block:] = dh * tanh_c * o * (1.0 - o)
+            g_t, ga = gates[t].transpose(0, 1), grad_u[t].transpose(0, 1)  # [g, B, 3b]
+            z, f, o = g_t[..., :block], g_t[..., block:2 * block], g_t[..., 2 * block:]
+            c_prev = (c_all[t - 1] if t > 0 else c0).transpose(0, 1)
+            tanh_c = tanh_c_all[t].transpose(0, 1)
+            dh = dh_next if grad_h is None else grad_h[t].transpose(0, 1) + dh_next
+            # addcmul(one, x, x, value=-1) is 1 - x^2 (and addcmul(o, o, o, value=-1) is o (1 - o)) in one op
+            dc = torch.addcmul(dc, dh * o, torch.addcmul(one, tanh_c, tanh_c, value=-1.0))
+            one_minus_f = 1.0 - f
+            torch.mul(dc * one_minus_f, torch.addcmul(one, z, z, value=-1.0), out=ga[..., :block])
+            torch.mul(dc * (c_prev - z), f * one_minus_f, out=ga[..., block:2 * block])
+            torch.mul(dh * tanh_c, torch.addcmul(o, o, o, value=-1.0), out=ga[..., 2 * block:])
             dc = dc * f
-            dh_next = torch.bmm(grad_a[t], r_t)
-        h_prev = torch.cat([h0.unsqueeze(0), h_all[:-1]], dim=0)  # [T, g, B, b]
-        groups = r.shape[0]
-        grad_r = torch.bmm(h_prev.permute(1, 3, 0, 2).reshape(groups, block, -1),
-                           grad_a.permute(1, 0, 2, 3).reshape(groups, -1, 3 * block))
-        return grad_a, dh_next, dc, grad_r
+            dh_next = torch.bmm(ga, r_t)
+            grad_r.baddbmm_((h_all[t - 1] if t > 0 else h0).permute(1, 2, 0), ga)  # dR += h_{t-1}^T a_t
+        return grad_u, dh_next.transpose(0, 1), dc.transpose(0, 1), grad_r

@@ -101,9 +101,9 @@ class LSTMCell(_GatedLSTMBase):
         h, c = state
         dtype = self.w_h.weight.dtype
         if self.w_proj is not None and x.device.type == "cpu":  # cuDNN has a fused LSTMP kernel: keep it
-            u = self.project_inputs(x).transpose(0, 1)  # [T, B, 4H]
+            u = self.project_inputs(x.transpose(0, 1).contiguous())  # [T, B, 4H]: time-major, no wide copy
             with torch.autocast(device_type=x.device.type, enabled=False):  # recurrence at the weights' precision
-                y, c_n = _ProjectedRecurrence.apply(u.to(dtype).contiguous(), h.to(dtype), c.to(dtype),
+                y, c_n = _ProjectedRecurrence.apply(u.to(dtype), h.to(dtype), c.to(dtype),
                                                     self.w_h.weight, self.w_proj.weight)
             y = y.transpose(0, 1)
             return y, (y[:, -1], c_n)
@@ -187,11 +187,12 @@ class _ProjectedRecurrence(torch.autograd.Function):
             tanh_c = torch.tanh(c_all[t])
             dh = grad_h_all[t].copy_(dh_next) if grad_h is None else torch.add(grad_h[t], dh_next, out=grad_h_all[t])
             dm = torch.mm(dh, w_proj)
-            grad_a[t, :, 3 * hidden:] = dm * tanh_c * o * (1.0 - o)
+            ga = grad_a[t]  # gradients are written into it in place (a slice assignment would copy)
+            torch.mul(dm * tanh_c, o * (1.0 - o), out=ga[:, 3 * hidden:])
             dc = dc + dm * o * (1.0 - tanh_c * tanh_c)
-            grad_a[t, :, :hidden] = dc * g * i * (1.0 - i)
-            grad_a[t, :, hidden:2 * hidden] = dc * c_prev * f * (1.0 - f)
-            grad_a[t, :, 2 * hidden:3 * hidden] = dc * i * (1.0 - g * g)
+            torch.mul(dc * g, i * (1.0 - i), out=ga[:, :hidden])
+            torch.mul(dc * c_prev, f * (1.0 - f), out=ga[:, hidden:2 * hidden])
+            torch.mul(dc * i, 1.0 - g * g, out=ga[:, 2 * hidden:3 * hidden])
             dc = dc * f
             dh_next = torch.mm(grad_a[t], w_h)
         h_prev = torch.cat([h0.unsqueeze(0), h_all[:-1]], dim=0)  # [T, B, P]
