@@ -1,6 +1,7 @@
 """`memasr train`: overfitting, exact resume, bad-input skipping, checkpoints, CLI errors, synth:."""
 from __future__ import annotations
 
+import csv
 import json
 import math
 import shutil
@@ -110,6 +111,8 @@ def test_overfit_two_utterances_loss_falls_and_checkpoint_loads(corpus, tmp_path
     # logs
     rows = (out / "train.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,") and len(rows) == 1 + 6
+    for row in csv.DictReader(rows):  # the loader-wait share is a fraction of each window's wall time
+        assert 0.0 <= float(row["data_wait"]) <= 1.0
     assert len((out / "dev.csv").read_text().strip().splitlines()) == 2
     # exported models load; the training-only CTC head is not part of them
     for name in ("final", "best"):

@@ -56,7 +56,10 @@ CKPT_DIR = "checkpoints"
 CKPT_RE = re.compile(r"^ckpt-(\d{8})\.pt$")
 TRAIN_CSV_FIELDS = ["step", "epoch", "loss", "rnnt", "ctc", "lr", "grad_norm", "utts", "tokens",
                     "audio_seconds", "audio_hours_total", "elapsed_s", "steps_per_s", "audio_s_per_s",
-                    "padding"]  # padding: share of the window's padded feature frames that are padding
+                    "padding", "data_wait"]
+# padding: share of the window's padded feature frames that are padding; data_wait: share of the
+# window's wall time the main process spent waiting for its next batch (high: the loader is the
+# bottleneck, not the model's step)
 INIT_SCOPES = ("model", "encoder", "widen")  # what --init-from brings
 DEV_CSV_FIELDS = ["step", "dev_loss", "dev_wer", "dev_utts", "dev_words", "audio_hours_total", "elapsed_s"]
 
@@ -1140,7 +1143,7 @@ class Trainer:
         start_time = time.perf_counter()
         start_step, start_audio = self.step, self.audio_seconds
         window = {"loss": 0.0, "rnnt": 0.0, "ctc": 0.0, "tokens": 0.0, "utts": 0.0, "audio": 0.0, "t": start_time,
-                  "steps": 0, "real_frames": 0.0, "padded_frames": 0.0}
+                  "steps": 0, "real_frames": 0.0, "padded_frames": 0.0, "wait": 0.0}
         ema = None
         stopped_early = False
         last_dev = None
@@ -1150,7 +1153,9 @@ class Trainer:
             return self.total_steps is not None and self.step >= self.total_steps
 
         batches = self._batches() if not done() else iter(())
+        body_done = time.perf_counter()
         for epoch, batch_in_epoch, n_batches, batch in batches:
+            window["wait"] += time.perf_counter() - body_done
             self.count_skips(batch.skips)
             loss_sum, rnnt_sum, ctc_sum, tokens, grad_norm = self._train_step(batch)
             self.step += 1
@@ -1195,10 +1200,11 @@ class Trainer:
                        "audio_seconds": _fmt(window["audio"]), "audio_hours_total": _fmt(self.audio_seconds / 3600),
                        "elapsed_s": _fmt(total_elapsed), "steps_per_s": _fmt(window["steps"] / dt),
                        "audio_s_per_s": _fmt(window["audio"] / dt),
-                       "padding": _fmt(1.0 - window["real_frames"] / max(window["padded_frames"], 1.0))}
+                       "padding": _fmt(1.0 - window["real_frames"] / max(window["padded_frames"], 1.0)),
+                       "data_wait": _fmt(min(window["wait"] / dt, 1.0))}
                 train_log.write(row)
                 if writer is not None:
-                    for key in ("loss", "rnnt", "ctc", "lr", "grad_norm", "audio_s_per_s"):
+                    for key in ("loss", "rnnt", "ctc", "lr", "grad_norm", "audio_s_per_s", "data_wait"):
                         writer.add_scalar(f"train/{key}", float(row[key]), self.step)
                 window = {k: 0.0 for k in window}
                 window["t"] = now
@@ -1219,6 +1225,7 @@ class Trainer:
             if self.step % o.save_every == 0 or stop:
                 self.save_checkpoint()
                 last_saved = self.step
+            body_done = time.perf_counter()
             if o.stop_after_step is not None and self.step >= o.stop_after_step and not stop:
                 stopped_early = True
                 break
