@@ -159,6 +159,10 @@ def test_resume_reproduces_uninterrupted_run(corpus, tmp_path):
                         resume=str(part / "checkpoints" / "ckpt-00000006.pt")))
     assert sorted(dict(again.losses)) == [7]
     assert (moved / "tokenizer.model").read_bytes() == (part / "tokenizer.model").read_bytes()
+    # a CTC-only run trains fewer parameters: resuming across that change is refused in one line
+    with pytest.raises(InputError, match="trained other parameters"):
+        train(_opts(corpus, tmp_path / "ctc", **{**kw, "steps": 7}, rnnt_weight=0.0,
+                    resume=str(part / "checkpoints" / "ckpt-00000006.pt")))
 
 
 def test_bad_entries_are_skipped_and_counted(corpus, tmp_path):

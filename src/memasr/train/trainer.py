@@ -666,7 +666,12 @@ class Trainer:
             if o.spec_augment else D.SpecAugmentConfig(0, 0, 0, 0)
         if self.resume_state is not None:
             st = self.resume_state
-            self.optimizer.load_state_dict(st["optimizer"])
+            try:
+                self.optimizer.load_state_dict(st["optimizer"])
+            except ValueError as exc:  # other trained parameters: e.g. --rnnt-weight 0 on one side only
+                raise InputError(f"--resume {self.resume_path}: the checkpoint trained other parameters than this "
+                                 f"run would ({exc}); resume with the run's own options (--rnnt-weight, "
+                                 f"--config), or start a new run from it with --init-from") from None
             self.scheduler.load_state_dict(st["scheduler"])
             if st.get("scaler"):
                 self.scaler.load_state_dict(st["scaler"])
