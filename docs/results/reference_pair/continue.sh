@@ -6,8 +6,10 @@
 # e.g. session r's phase 3 and session s's phases 4 and 5:
 #   continue.sh small-baseline b rnnt rnnt3 1300 8e-4 43
 #   continue.sh small-baseline b rnnt3 rnnt4 700 5e-4 47
-#   continue.sh small-baseline b rnnt4 rnnt5 2600 8e-4 53
-# and the same with "small-optimized o".
+#   continue.sh small-baseline b rnnt4 rnnt5 2000 8e-4 53
+# and the same with "small-optimized o". FROM is a phase name under runs/sr/pair/NAME, or a model
+# folder (a path with a slash), such as reference/small-baseline on a new machine whose runs/ is gone:
+#   continue.sh small-baseline b reference/small-baseline rnnt6 1500 6e-4 59
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 if [ $# -lt 7 ]; then
@@ -16,7 +18,10 @@ if [ $# -lt 7 ]; then
 fi
 P=$1 X=$2 FROM=$3 TO=$4 STEPS=$5 LR=$6 SEED=$7
 OUT=runs/sr/pair/$X
-START=(--init-from "$OUT/$FROM/final")
+case "$FROM" in
+  */*) START=(--init-from "$FROM") ;;
+  *) START=(--init-from "$OUT/$FROM/final") ;;
+esac
 if [ $# -ge 8 ]; then START=(--resume "$8"); fi  # a resumed run keeps its own weights and state
 nice -n 2 .venv/bin/torchrun --standalone --nproc_per_node 2 -m memasr.cli train --preset "$P" \
   --train data/mix8/train.jsonl --dev data/corpus/dev.jsonl --dev-max-utts 200 --best-metric wer \
