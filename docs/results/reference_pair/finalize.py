@@ -1,0 +1,56 @@
+"""Store the last step of a continue.sh phase as reference/PRESET, keeping the folder's lineage.
+
+`memasr average` writes a fresh meta.json; this keeps the previous `audio_hours_total` and
+`history` of reference/PRESET and adds the new phase to both. Usage (after both presets ran the
+same phase):
+
+    .venv/bin/python docs/results/reference_pair/finalize.py small-baseline b rnnt6 "session t (2026-12-05): phase 6 --init-from reference/small-baseline, ..."
+
+The phase's audio-hours are the audio_hours_total column of the run's train.csv at its last
+checkpoint's step.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def main(preset: str, name: str, phase: str, history: str) -> int:
+    run = ROOT / "runs/sr/pair" / name / phase
+    checkpoints = sorted((run / "checkpoints").glob("ckpt-*.pt"))
+    if not checkpoints:
+        print(f"error: no checkpoints in {run}/checkpoints", file=sys.stderr)
+        return 2
+    with open(run / "train.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    last = checkpoints[-1]
+    step = int(last.stem.split("-")[1])
+    row = next((r for r in rows if int(r["step"]) == step), None)
+    if row is None:
+        print(f"error: {run}/train.csv has no row for step {step}", file=sys.stderr)
+        return 2
+    hours = float(row["audio_hours_total"])
+    out = ROOT / "reference" / preset
+    old = json.loads((out / "meta.json").read_text())
+    subprocess.run([str(ROOT / ".venv/bin/memasr"), "average", str(last), "--out", str(out),
+                    "--storage-dtype", "float16"], check=True)
+    meta = json.loads((out / "meta.json").read_text())
+    meta["audio_hours_total"] = round(old["audio_hours_total"] + hours, 2)
+    meta["history"] = f"{old['history']}; {history} ({hours:.2f} h)"
+    tmp = out / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    tmp.replace(out / "meta.json")
+    print(f"{out}: step {step}, +{hours:.2f} h, {meta['audio_hours_total']} h in all")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main(*sys.argv[1:]))
