@@ -6,16 +6,16 @@ same phase):
 
     .venv/bin/python docs/results/reference_pair/finalize.py small-baseline b rnnt6 "session t (2026-12-05): phase 6 --init-from reference/small-baseline, ..."
 
-The phase's audio-hours are the audio_hours_total column of the run's train.csv at its last
-checkpoint's step.
+The phase's audio-hours are the audio seconds that its last checkpoint records (all processes).
 """
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,15 +26,9 @@ def main(preset: str, name: str, phase: str, history: str) -> int:
     if not checkpoints:
         print(f"error: no checkpoints in {run}/checkpoints", file=sys.stderr)
         return 2
-    with open(run / "train.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
     last = checkpoints[-1]
-    step = int(last.stem.split("-")[1])
-    row = next((r for r in rows if int(r["step"]) == step), None)
-    if row is None:
-        print(f"error: {run}/train.csv has no row for step {step}", file=sys.stderr)
-        return 2
-    hours = float(row["audio_hours_total"])
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    step, hours = state["step"], state["audio_seconds"] / 3600
     out = ROOT / "reference" / preset
     old = json.loads((out / "meta.json").read_text())
     subprocess.run([str(ROOT / ".venv/bin/memasr"), "average", str(last), "--out", str(out),
