@@ -9,7 +9,7 @@
 #   continue.sh small-baseline b rnnt4 rnnt5 2000 8e-4 53
 # and the same with "small-optimized o". FROM is a phase name under runs/sr/pair/NAME, or a model
 # folder (a path with a slash), such as reference/small-baseline on a new machine whose runs/ is gone:
-#   continue.sh small-baseline b reference/small-baseline rnnt6 1500 6e-4 59
+#   continue.sh small-baseline b reference/small-baseline rnnt6 2600 8e-4 59   (session t's phase 6)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 if [ $# -lt 7 ]; then

@@ -15,19 +15,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
+from memasr.atomic import atomic_write
+from memasr.errors import InputError
+from memasr.train.trainer import list_checkpoints, read_training_checkpoint
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def main(preset: str, name: str, phase: str, history: str) -> int:
     run = ROOT / "runs/sr/pair" / name / phase
-    checkpoints = sorted((run / "checkpoints").glob("ckpt-*.pt"))
+    checkpoints = list_checkpoints(run)
     if not checkpoints:
         print(f"error: no checkpoints in {run}/checkpoints", file=sys.stderr)
         return 2
     last = checkpoints[-1]
-    state = torch.load(last, map_location="cpu", weights_only=False)
+    try:
+        state, _ = read_training_checkpoint(last)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     step, hours = state["step"], state["audio_seconds"] / 3600
     out = ROOT / "reference" / preset
     old = json.loads((out / "meta.json").read_text())
@@ -36,9 +42,8 @@ def main(preset: str, name: str, phase: str, history: str) -> int:
     meta = json.loads((out / "meta.json").read_text())
     meta["audio_hours_total"] = round(old["audio_hours_total"] + hours, 2)
     meta["history"] = f"{old['history']}; {history} ({hours:.2f} h)"
-    tmp = out / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    tmp.replace(out / "meta.json")
+    with atomic_write(out / "meta.json") as f:
+        f.write(json.dumps(meta, indent=2) + "\n")
     print(f"{out}: step {step}, +{hours:.2f} h, {meta['audio_hours_total']} h in all")
     return 0
 
