@@ -17,22 +17,24 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from eval_views import real_views  # noqa: E402
 from memasr.data.audio import DEFAULT_SR, load_audio  # noqa: E402
+from memasr.data.manifest import read_manifest  # noqa: E402
+from memasr.data.tokenizer import normalize_text  # noqa: E402
 from memasr.decode.recognizer import Recognizer, RecognizerConfig  # noqa: E402
-from memasr.evaluate import manifest_items, score, streaming_transcriber  # noqa: E402
+from memasr.evaluate import score, streaming_transcriber  # noqa: E402
 
 
 def main(model: str, manifest: str = "data/real-test.jsonl") -> int:
     view = next(v for v in real_views(["real-test"])[0] if v.name == "real-test")
-    # a copy's path is <manifest stem>-wav/<source id>.wav
-    copies = {it.path.split("real-test-wav/")[1].rsplit(".", 1)[0]: it for it in manifest_items(manifest)}
+    # write_manifest keeps each clip's source id beside the copy's path
+    copies = {e["id"]: e for e in read_manifest(manifest)}
     transcribe = streaming_transcriber(Recognizer.from_pretrained(model, RecognizerConfig(enable_endpoint=False)))
     refs, from_source, from_copy = [], [], []
     for it in view.items:
         copy = copies[it.id]
         x, _ = load_audio(it.path, DEFAULT_SR)
-        y, _ = load_audio(copy.path, DEFAULT_SR)
+        y, _ = load_audio(copy["audio_filepath"], DEFAULT_SR)
         a, b = transcribe(x), transcribe(y)
-        refs.append(copy.text)
+        refs.append(normalize_text(copy["text"]))
         from_source.append(a)
         from_copy.append(b)
         if a != b:

@@ -37,8 +37,10 @@ def main(preset: str, name: str, phase: str, history: str) -> int:
     step, hours = state["step"], state["audio_seconds"] / 3600
     out = ROOT / "reference" / preset
     old = json.loads((out / "meta.json").read_text())
-    subprocess.run([str(ROOT / ".venv/bin/memasr"), "average", str(last), "--out", str(out),
-                    "--storage-dtype", "float16"], check=True)
+    averaged = subprocess.run([str(ROOT / ".venv/bin/memasr"), "average", str(last), "--out", str(out),
+                               "--storage-dtype", "float16"])
+    if averaged.returncode:  # memasr average has printed its own one-line error
+        return averaged.returncode
     meta = json.loads((out / "meta.json").read_text())
     meta["audio_hours_total"] = round(old["audio_hours_total"] + hours, 2)
     meta["history"] = f"{old['history']}; {history} ({hours:.2f} h)"
