@@ -12,6 +12,7 @@
 #   continue.sh small-baseline b reference/small-baseline rnnt6 2600 8e-4 59   (session t's phase 6)
 #   continue.sh small-baseline b reference/small-baseline rnnt7 3000 8e-4 61   (session u's phase 7)
 #   continue.sh small-baseline b reference/small-baseline rnnt8 3000 8e-4 67   (session v's phase 8)
+#   continue.sh small-baseline b reference/small-baseline rnnt9 3000 8e-4 71   (session w's phase 9)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 if [ $# -lt 7 ]; then
