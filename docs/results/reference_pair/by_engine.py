@@ -11,13 +11,13 @@ Prints a markdown table: one row per group (word count, then corpus-level WER pe
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from memasr.data.manifest import read_manifest
-from memasr.data.tokenizer import normalize_text
 
 
 def group_errors(manifest: list[dict], details: Path, field: str) -> dict[str, list[int]]:
@@ -27,26 +27,30 @@ def group_errors(manifest: list[dict], details: Path, field: str) -> dict[str, l
     for line in details.read_text().splitlines():
         row = json.loads(line)
         errors = row["substitutions"] + row["deletions"] + row["insertions"]
-        words = len(normalize_text(row["ref"]).split())
+        words = len(row["ref"].split())  # memasr eval already normalized the reference
         for group in (group_of[row["id"]], "all"):
             totals[group][0] += errors
             totals[group][1] += words
     return totals
 
 
+def _labelled(text: str) -> tuple[str, Path]:
+    label, sep, path = text.partition("=")
+    if not sep or not label or not path:
+        raise argparse.ArgumentTypeError(f"expected LABEL=DETAILS.jsonl, got {text!r}")
+    return label, Path(path)
+
+
 def main(argv: list[str]) -> int:
-    field = "engine"
-    if "--by" in argv:
-        at = argv.index("--by")
-        field = argv[at + 1]
-        del argv[at:at + 2]
-    if len(argv) < 2 or any("=" not in a for a in argv[1:]):
-        print("usage: by_engine.py MANIFEST LABEL=DETAILS.jsonl [...] [--by FIELD]", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(description="WER per manifest field from memasr eval --details files")
+    parser.add_argument("manifest", help="the manifest memasr eval scored (JSONL with the field)")
+    parser.add_argument("runs", nargs="+", type=_labelled, metavar="LABEL=DETAILS.jsonl")
+    parser.add_argument("--by", default="engine", help="manifest field to group by (default engine)")
+    args = parser.parse_args(argv)
+    field = args.by
     try:
-        manifest = read_manifest(argv[0])
-        runs = [(label, group_errors(manifest, Path(path), field))
-                for label, path in (a.split("=", 1) for a in argv[1:])]
+        manifest = read_manifest(args.manifest)
+        runs = [(label, group_errors(manifest, path, field)) for label, path in args.runs]
     except (OSError, KeyError, ValueError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
