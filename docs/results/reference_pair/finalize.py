@@ -1,57 +1,90 @@
-"""Store the last step of a continue.sh phase as reference/PRESET, keeping the folder's lineage.
+"""Store the last step of a training run in a model folder, keeping the folder's lineage.
 
-`memasr average` writes a fresh meta.json; this keeps the previous `audio_hours_total` and
-`history` of reference/PRESET and adds the new phase to both. Usage (after both presets ran the
-same phase):
+`memasr average` writes a fresh meta.json and a fresh folder; this keeps the folder's previous
+`audio_hours_total` and `history` and adds the run to both, stores the weights in the folder's
+own precision (float16 for reference/*, float32 for the shipped default), and keeps the files
+`memasr average` does not write (the shipped default's lm.arpa.gz). The folder is replaced
+atomically. Usage:
 
-    .venv/bin/python docs/results/reference_pair/finalize.py small-baseline b rnnt6 "session t (2026-12-05): phase 6 --init-from reference/small-baseline, ..."
+    .venv/bin/python docs/results/reference_pair/finalize.py RUN_DIR MODEL_DIR "HISTORY TEXT"
+    # a continue.sh phase of the pair:
+    .venv/bin/python docs/results/reference_pair/finalize.py runs/sr/pair/b/rnnt9 reference/small-baseline \\
+        "session w (2026-12-05): phase 9 --init-from reference/small-baseline, ..."
+    # a run continued from the shipped default:
+    .venv/bin/python docs/results/reference_pair/finalize.py runs/x/default10 src/memasr/pretrained/default "..."
 
-The phase's audio-hours are the audio seconds that its last checkpoint records (all processes).
+The run's audio-hours are the audio seconds that its last checkpoint records (all processes).
 """
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from memasr.atomic import atomic_write
+import torch
+
+from memasr.atomic import atomic_directory
 from memasr.errors import InputError
+from memasr.model.checkpoint import META_FILE, WEIGHTS_FILE
 from memasr.train.trainer import list_checkpoints, read_training_checkpoint
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def main(preset: str, name: str, phase: str, history: str) -> int:
-    run = ROOT / "runs/sr/pair" / name / phase
+def stored_dtype(model_dir: Path) -> str:
+    """'float16' or 'float32': the precision of the folder's stored floating-point weights."""
+    weights = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+    floats = [t.dtype for t in weights.values() if torch.is_tensor(t) and t.is_floating_point()]
+    return "float16" if floats and all(d == torch.float16 for d in floats) else "float32"
+
+
+def finalize(run: Path, out: Path, history: str) -> str:
+    """Replace model folder ``out`` by the last checkpoint of ``run``; returns a summary line."""
     checkpoints = list_checkpoints(run)
     if not checkpoints:
-        print(f"error: no checkpoints in {run}/checkpoints", file=sys.stderr)
-        return 2
+        raise InputError(f"no checkpoints in {run}/checkpoints")
+    if not (out / META_FILE).is_file():
+        raise InputError(f"{out} is not a model folder with a {META_FILE}")
     last = checkpoints[-1]
+    state, _ = read_training_checkpoint(last)
+    step, hours = state["step"], state["audio_seconds"] / 3600
+    old = json.loads((out / META_FILE).read_text())
+    dtype = stored_dtype(out)
+    with atomic_directory(out) as tmp:
+        fresh = tmp / "average"
+        averaged = subprocess.run([str(ROOT / ".venv/bin/memasr"), "average", str(last), "--out", str(fresh),
+                                   "--storage-dtype", dtype])
+        if averaged.returncode:  # memasr average has printed its own one-line error
+            raise InputError(f"memasr average failed on {last}")
+        for path in fresh.iterdir():
+            path.rename(tmp / path.name)
+        fresh.rmdir()
+        for path in out.iterdir():  # files memasr average does not write (the default's LM)
+            if path.is_file() and not (tmp / path.name).exists():
+                shutil.copy2(path, tmp / path.name)
+        meta = json.loads((tmp / META_FILE).read_text())
+        meta["audio_hours_total"] = round(old["audio_hours_total"] + hours, 2)
+        meta["history"] = f"{old['history']}; {history} ({hours:.2f} h)"
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return f"{out}: step {step}, +{hours:.2f} h, {meta['audio_hours_total']} h in all, stored {dtype}"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="memasr train output folder (its checkpoints/)")
+    parser.add_argument("out", type=Path, help="model folder to replace (reference/P or the shipped default)")
+    parser.add_argument("history", help="what the run was, appended to the folder's history")
+    args = parser.parse_args(argv)
     try:
-        state, _ = read_training_checkpoint(last)
-    except InputError as exc:
+        print(finalize(args.run, args.out, args.history))
+    except (InputError, OSError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    step, hours = state["step"], state["audio_seconds"] / 3600
-    out = ROOT / "reference" / preset
-    old = json.loads((out / "meta.json").read_text())
-    averaged = subprocess.run([str(ROOT / ".venv/bin/memasr"), "average", str(last), "--out", str(out),
-                               "--storage-dtype", "float16"])
-    if averaged.returncode:  # memasr average has printed its own one-line error
-        return averaged.returncode
-    meta = json.loads((out / "meta.json").read_text())
-    meta["audio_hours_total"] = round(old["audio_hours_total"] + hours, 2)
-    meta["history"] = f"{old['history']}; {history} ({hours:.2f} h)"
-    with atomic_write(out / "meta.json") as f:
-        f.write(json.dumps(meta, indent=2) + "\n")
-    print(f"{out}: step {step}, +{hours:.2f} h, {meta['audio_hours_total']} h in all")
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

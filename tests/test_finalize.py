@@ -1,0 +1,74 @@
+"""docs/results/reference_pair/finalize.py: a run's last step replaces a model folder, lineage kept."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import torch
+
+from memasr.model.checkpoint import load_pretrained, save_pretrained
+from memasr.model.config import dump_config
+from memasr.model.transducer import build_model
+from tests.test_average import SHIPPED_TOKENIZER, _tokenizer
+from tests.test_model import tiny_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("finalize", ROOT / "docs/results/reference_pair/finalize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(tmp_path: Path, steps: tuple[int, ...]) -> tuple[Path, list]:
+    run = tmp_path / "run"
+    _tokenizer(run / "tokenizer.model")
+    models = []
+    for step in steps:
+        torch.manual_seed(step)
+        models.append(build_model(tiny_config()))
+        path = run / "checkpoints" / f"ckpt-{step:08d}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"step": step, "model": models[-1].state_dict(), "config": dump_config(models[-1].config),
+                    "optimizer": {}, "audio_seconds": 3600.0 * step / 10}, path)
+    return run, models
+
+
+def _folder(path: Path, dtype: str) -> Path:
+    torch.manual_seed(99)
+    save_pretrained(build_model(tiny_config()), path, SHIPPED_TOKENIZER,
+                    {"audio_hours_total": 100.0, "history": "first run"}, storage_dtype=dtype)
+    (path / "lm.arpa.gz").write_bytes(b"not really an LM")
+    return path
+
+
+def test_last_step_replaces_folder_keeping_lineage_dtype_and_extra_files(tmp_path):
+    finalize = _load()
+    run, models = _run(tmp_path, (10, 20))
+    for dtype, torch_dtype in (("float16", torch.float16), ("float32", torch.float32)):
+        out = _folder(tmp_path / dtype, dtype)
+        line = finalize.finalize(run, out, "second run")
+        assert "step 20" in line and "102.0 h in all" in line
+        meta = json.loads((out / "meta.json").read_text())
+        assert meta["audio_hours_total"] == 102.0
+        assert meta["history"] == "first run; second run (2.00 h)"
+        assert (out / "lm.arpa.gz").read_bytes() == b"not really an LM"
+        stored = torch.load(out / "model.pt", weights_only=True)
+        assert {t.dtype for t in stored.values() if t.is_floating_point()} == {torch_dtype}
+        loaded, _ = load_pretrained(out)
+        for name, value in models[-1].state_dict().items():  # the last checkpoint, not the first
+            assert torch.allclose(loaded.state_dict()[name].float(), value.to(torch_dtype).float()), name
+        assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary folder left
+
+
+def test_missing_run_is_one_error_line_and_folder_untouched(tmp_path, capsys):
+    finalize = _load()
+    out = _folder(tmp_path / "m", "float16")
+    before = (out / "model.pt").read_bytes()
+    assert finalize.main([str(tmp_path / "nope"), str(out), "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no checkpoints")
+    assert (out / "model.pt").read_bytes() == before
