@@ -61,6 +61,8 @@ def hours_seen(model_dir: Path) -> float | None:
     if not meta.is_file():
         return None
     value = json.loads(meta.read_text()).get("audio_hours_total")
+    if value is not None and not isinstance(value, (int, float)):
+        raise InputError(f"{meta}: audio_hours_total is not a number")
     return float(value) if value is not None else None
 
 
@@ -126,23 +128,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.clips < 1 or args.threads < 1:
         parser.error("--clips and --threads must be at least 1")
     torch.set_num_threads(args.threads)
+    labels = [label for label, _ in args.model]
+    if len(set(labels)) != len(labels):
+        parser.error("--model labels must differ")
     manifests = {"train": args.train, "dev": args.dev, "test": args.test}
     start = time.perf_counter()
     try:
+        hours = {label: hours_seen(d) for label, d in args.model}
         samples = {s: sample_items(manifests[s], args.clips, args.seed) for s in SPLITS}
         audio: dict = {}
         results = {label: score_model(d, samples, audio) for label, d in args.model}
-    except (InputError, OSError, ValueError, KeyError) as exc:
+        report = render(results, hours, samples, manifests, argv, time.perf_counter() - start)
+        if args.out:
+            with atomic_write(args.out) as f:
+                f.write(report)
+            print(f"wrote {args.out}")
+        else:
+            print(report)
+    except (InputError, OSError, ValueError, KeyError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = render(results, {label: hours_seen(d) for label, d in args.model}, samples, manifests, argv,
-                    time.perf_counter() - start)
-    if args.out:
-        with atomic_write(args.out) as f:
-            f.write(report)
-        print(f"wrote {args.out}")
-    else:
-        print(report)
     return 0
 
 

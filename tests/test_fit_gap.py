@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ DEFAULT_MODEL = ROOT / "src/memasr/pretrained/default"
 
 
 def _load():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     spec = importlib.util.spec_from_file_location("fit_gap", ROOT / "benchmarks/fit_gap.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -44,7 +42,7 @@ def test_same_clips_everywhere_give_zero_gaps(tmp_path, capsys):
     manifest = _manifest(tmp_path / "m.jsonl", [next(EXAMPLES.glob("synthetic-*.wav"))])
     out = tmp_path / "gap.md"
     assert fit_gap.main(["--model", f"default={DEFAULT_MODEL}", "--train", str(manifest), "--dev", str(manifest),
-                         "--test", str(manifest), "--clips", "1", "--out", str(out)]) == 0
+                         "--test", str(manifest), "--clips", "1", "--threads", "2", "--out", str(out)]) == 0
     row = next(line for line in out.read_text().splitlines() if line.startswith("| default |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == cells[3] == cells[4]  # one clip scored three times, one WER
@@ -56,8 +54,10 @@ def test_bad_model_is_one_error_line(tmp_path, capsys):
     fit_gap = _load()
     manifest = _manifest(tmp_path / "m.jsonl", [next(EXAMPLES.glob("synthetic-*.wav"))])
     assert fit_gap.main(["--model", f"x={tmp_path}", "--train", str(manifest), "--dev", str(manifest),
-                         "--test", str(manifest)]) == 2
+                         "--test", str(manifest), "--threads", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
     with pytest.raises(SystemExit):
         fit_gap.main(["--model", "no-equals-sign"])
+    with pytest.raises(SystemExit):  # two models under one label would overwrite each other
+        fit_gap.main(["--model", f"a={DEFAULT_MODEL}", "--model", f"a={DEFAULT_MODEL}"])

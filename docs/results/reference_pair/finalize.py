@@ -2,9 +2,9 @@
 
 `memasr average` writes a fresh meta.json and a fresh folder; this keeps the folder's previous
 `audio_hours_total` and `history` and adds the run to both, stores the weights in the folder's
-own precision (float16 for reference/*, float32 for the shipped default), and keeps the files
-`memasr average` does not write (the shipped default's lm.arpa.gz). The folder is replaced
-atomically. Usage:
+own precision (float16 for reference/*, float32 for the shipped default), and keeps the shipped
+default's lm.arpa.gz (and its meta.json note) when the run's tokenizer is the folder's, since the
+LM is over those pieces. The folder is replaced atomically. Usage:
 
     .venv/bin/python docs/results/reference_pair/finalize.py RUN_DIR MODEL_DIR "HISTORY TEXT"
     # a continue.sh phase of the pair:
@@ -28,16 +28,16 @@ import torch
 
 from memasr.atomic import atomic_directory
 from memasr.errors import InputError
-from memasr.model.checkpoint import META_FILE, WEIGHTS_FILE
+from memasr.model.checkpoint import LM_FILE, META_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 from memasr.train.trainer import list_checkpoints, read_training_checkpoint
-
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def stored_dtype(model_dir: Path) -> str:
     """'float16' or 'float32': the precision of the folder's stored floating-point weights."""
-    weights = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
-    floats = [t.dtype for t in weights.values() if torch.is_tensor(t) and t.is_floating_point()]
+    try:
+        weights = torch.load(model_dir / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        floats = [t.dtype for t in weights.values() if torch.is_tensor(t) and t.is_floating_point()]
+    except Exception as exc:  # unpickling errors have no common base class
+        raise InputError(f"cannot read {model_dir / WEIGHTS_FILE}: {type(exc).__name__}: {exc}") from None
     return "float16" if floats and all(d == torch.float16 for d in floats) else "float32"
 
 
@@ -50,22 +50,30 @@ def finalize(run: Path, out: Path, history: str) -> str:
         raise InputError(f"{out} is not a model folder with a {META_FILE}")
     last = checkpoints[-1]
     state, _ = read_training_checkpoint(last)
+    if "audio_seconds" not in state:
+        raise InputError(f"{last} records no audio_seconds (not a memasr train checkpoint)")
     step, hours = state["step"], state["audio_seconds"] / 3600
     old = json.loads((out / META_FILE).read_text())
+    missing = [k for k in ("audio_hours_total", "history") if k not in old]
+    if missing:
+        raise InputError(f"{out / META_FILE} lacks {', '.join(missing)}: not a folder with a training lineage")
     dtype = stored_dtype(out)
     with atomic_directory(out) as tmp:
         fresh = tmp / "average"
-        averaged = subprocess.run([str(ROOT / ".venv/bin/memasr"), "average", str(last), "--out", str(fresh),
-                                   "--storage-dtype", dtype])
-        if averaged.returncode:  # memasr average has printed its own one-line error
-            raise InputError(f"memasr average failed on {last}")
+        averaged = subprocess.run([sys.executable, "-m", "memasr.cli", "average", str(last), "--out", str(fresh),
+                                   "--storage-dtype", dtype], capture_output=True, text=True)
+        if averaged.returncode:
+            lines = averaged.stderr.strip().splitlines() or [f"exit {averaged.returncode}"]
+            raise InputError(f"memasr average {last}: {lines[-1]}")
         for path in fresh.iterdir():
             path.rename(tmp / path.name)
         fresh.rmdir()
-        for path in out.iterdir():  # files memasr average does not write (the default's LM)
-            if path.is_file() and not (tmp / path.name).exists():
-                shutil.copy2(path, tmp / path.name)
         meta = json.loads((tmp / META_FILE).read_text())
+        lm = out / LM_FILE
+        if lm.is_file() and (tmp / TOKENIZER_FILE).read_bytes() == (out / TOKENIZER_FILE).read_bytes():
+            shutil.copy2(lm, tmp / LM_FILE)  # over the same pieces: still valid
+            if "lm" in old:
+                meta["lm"] = old["lm"]
         meta["audio_hours_total"] = round(old["audio_hours_total"] + hours, 2)
         meta["history"] = f"{old['history']}; {history} ({hours:.2f} h)"
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
