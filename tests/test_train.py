@@ -444,6 +444,18 @@ def test_channel_augmentation_follows_the_ramp(corpus, tmp_path):
     assert result.steps == 10 and all(math.isfinite(x) for _, x in result.losses)
 
 
+def test_loaders_are_remade_often_enough_to_follow_a_short_ramp(corpus, tmp_path):
+    t = Trainer(_opts(corpus, tmp_path / "seg", augment=True, reg_start=4, reg_ramp=16))
+    segments = {}
+    for step in (0, 3, 4, 6, 18, 19, 20, 500):
+        t.step = step
+        segments[step] = t._augment_segment()
+    # up to the ramp's start, then eighths of the ramp (never past its end), then the long segment
+    assert segments == {0: 4, 3: 1, 4: 2, 6: 2, 18: 2, 19: 1, 20: 250, 500: 250}
+    t.opts.reg_start, t.opts.reg_ramp, t.step = 0, 200, 0
+    assert t._augment_segment() == 25  # session x's phase: strength 1/200 for 250 steps before this
+
+
 def test_token_budget_and_padding_waste():
     rng = np.random.default_rng(0)
     frames = list(rng.integers(100, 1500, size=300))

@@ -870,6 +870,19 @@ class Trainer:
 
     # loaders are remade this often (in steps) so the augmentation follows the regularisation ramp
     AUGMENT_SEGMENT = 250
+    RAMP_PIECES = 8  # within the ramp the loader is remade this often, so the strength rises in eighths
+
+    def _augment_segment(self) -> int:
+        """Steps the next loader runs before it is remade with the augmentation strength of that
+        step: up to the ramp's start, then an eighth of the ramp (a ramp shorter than
+        AUGMENT_SEGMENT would otherwise act as a switch at its first remake), then AUGMENT_SEGMENT."""
+        o, step = self.opts, self.step
+        if step < o.reg_start:
+            return min(self.AUGMENT_SEGMENT, o.reg_start - step)
+        ramp_end = o.reg_start + o.reg_ramp
+        if step < ramp_end:
+            return max(1, min(self.AUGMENT_SEGMENT, -(-o.reg_ramp // self.RAMP_PIECES), ramp_end - step))
+        return self.AUGMENT_SEGMENT
 
     def _set_augmenter(self, epoch: int) -> None:
         """Give the training set its waveform augmenter: speed perturbation (full strength from
@@ -897,7 +910,7 @@ class Trainer:
                 source = self.synth_source
                 sampler = D.SynthBatchSampler(self.synth_batch, self.step, self.rank, self.world, len(self.train_set),
                                               size_of=lambda i: D.synth_length_estimate(source.spec(i)))
-                segment = self.AUGMENT_SEGMENT if o.augment else None
+                segment = self._augment_segment() if o.augment else None
                 for k, batch in enumerate(self._loader(self.train_set, sampler)):
                     yield 0, 0, 0, batch
                     if segment is not None and k + 1 == segment:
@@ -913,7 +926,7 @@ class Trainer:
             if start >= len(batches):
                 epoch, start = epoch + 1, 0
                 continue
-            stop = min(len(batches), start + self.AUGMENT_SEGMENT) if o.augment else len(batches)
+            stop = min(len(batches), start + self._augment_segment()) if o.augment else len(batches)
             self._set_augmenter(epoch)
             for k, batch in enumerate(self._loader(self.train_set, batches[start:stop]), start=start + 1):
                 yield epoch, k, len(batches), batch
