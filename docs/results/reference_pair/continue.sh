@@ -13,6 +13,9 @@
 #   continue.sh small-baseline b reference/small-baseline rnnt7 3000 8e-4 61   (session u's phase 7)
 #   continue.sh small-baseline b reference/small-baseline rnnt8 3000 8e-4 67   (session v's phase 8)
 #   continue.sh small-baseline b reference/small-baseline rnnt9 3000 8e-4 71   (session w's phase 9)
+# AUGMENT=0 in the environment drops channel augmentation (--augment) for the phase; give both
+# presets the same setting (docs/results/fit_gap_augment.md: the pair fits faster without it):
+#   AUGMENT=0 continue.sh small-baseline b reference/small-baseline rnnt10 3000 8e-4 83
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 if [ $# -lt 7 ]; then
@@ -20,6 +23,11 @@ if [ $# -lt 7 ]; then
   exit 2
 fi
 P=$1 X=$2 FROM=$3 TO=$4 STEPS=$5 LR=$6 SEED=$7
+case "${AUGMENT:-1}" in
+  1) AUG=(--augment) ;;
+  0) AUG=() ;;
+  *) echo "error: AUGMENT must be 0 or 1, got ${AUGMENT}" >&2; exit 2 ;;
+esac
 OUT=runs/sr/pair/$X
 case "$FROM" in
   */*) START=(--init-from "$FROM") ;;
@@ -31,5 +39,5 @@ nice -n 2 .venv/bin/torchrun --standalone --nproc_per_node 2 -m memasr.cli train
   --cpu-bf16 --dropout 0 --freq-width 15 --time-masks 2 --speed-perturb --seed "$SEED" --quiet \
   --threads 1 --num-workers 1 --keep 40 --lr-schedule cosine \
   "${START[@]}" --ctc-weight 0.3 --loss pruned --steps "$STEPS" --lr "$LR" \
-  --warmup 100 --min-lr-ratio 0.05 --augment --reg-start 0 --reg-ramp 200 \
+  --warmup 100 --min-lr-ratio 0.05 "${AUG[@]}" --reg-start 0 --reg-ramp 200 \
   --eval-every $((STEPS / 4)) --save-every $((STEPS / 10)) --out "$OUT/$TO"
