@@ -1,18 +1,14 @@
 """docs/results/reference_pair/by_engine.py: per-engine WER from `memasr eval --details` rows."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts import load_script
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("by_engine", ROOT / "docs/results/reference_pair/by_engine.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/results/reference_pair/by_engine.py")
 
 
 def _write(tmp_path: Path) -> tuple[Path, Path]:

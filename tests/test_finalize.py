@@ -1,7 +1,6 @@
 """docs/results/reference_pair/finalize.py: a run's last step replaces a model folder, lineage kept."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,17 +9,12 @@ import torch
 from memasr.model.checkpoint import load_pretrained, save_pretrained
 from memasr.model.config import dump_config
 from memasr.model.transducer import build_model
+from tests.scripts import load_script
 from tests.test_average import SHIPPED_TOKENIZER, _tokenizer
 from tests.test_model import tiny_config
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def _load():
-    spec = importlib.util.spec_from_file_location("finalize", ROOT / "docs/results/reference_pair/finalize.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("docs/results/reference_pair/finalize.py")
 
 
 def _run(tmp_path: Path, steps: tuple[int, ...]) -> tuple[Path, list]:

@@ -1,12 +1,13 @@
 """benchmarks/fit_gap.py: WER on training clips beside dev and held-out clips, same clips per model."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import soundfile as sf
+
+from tests.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "src/memasr/examples"
@@ -14,10 +15,7 @@ DEFAULT_MODEL = ROOT / "src/memasr/pretrained/default"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("fit_gap", ROOT / "benchmarks/fit_gap.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/fit_gap.py")
 
 
 def _manifest(path: Path, wavs: list[Path]) -> Path:
