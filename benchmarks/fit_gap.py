@@ -33,18 +33,12 @@ from pathlib import Path
 import torch
 
 from memasr.atomic import atomic_write
+from memasr.commands.options import labelled
 from memasr.decode.recognizer import Recognizer
 from memasr.errors import InputError
 from memasr.evaluate import char_score, evaluate_transcriber, manifest_items, streaming_transcriber
 
 SPLITS = ("train", "dev", "test")
-
-
-def _labelled(text: str) -> tuple[str, Path]:
-    label, sep, path = text.partition("=")
-    if not sep or not label or not path:
-        raise argparse.ArgumentTypeError(f"expected LABEL=MODEL_DIR, got {text!r}")
-    return label, Path(path)
 
 
 def sample_items(manifest: str, clips: int, seed: int) -> list:
@@ -115,7 +109,7 @@ def render(results: dict[str, dict], hours: dict[str, float | None], samples: di
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", type=_labelled, required=True, metavar="LABEL=DIR",
+    parser.add_argument("--model", action="append", type=labelled("MODEL_DIR"), required=True, metavar="LABEL=DIR",
                         help="model folder to score (repeatable)")
     parser.add_argument("--train", default="data/corpus/train.jsonl", help="manifest the models trained on")
     parser.add_argument("--dev", default="data/corpus/dev.jsonl", help="new sentences, training voices")
@@ -134,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     manifests = {"train": args.train, "dev": args.dev, "test": args.test}
     start = time.perf_counter()
     try:
-        hours = {label: hours_seen(d) for label, d in args.model}
+        hours = {label: hours_seen(Path(d)) for label, d in args.model}
         samples = {s: sample_items(manifests[s], args.clips, args.seed) for s in SPLITS}
         audio: dict = {}
-        results = {label: score_model(d, samples, audio) for label, d in args.model}
+        results = {label: score_model(Path(d), samples, audio) for label, d in args.model}
         report = render(results, hours, samples, manifests, argv, time.perf_counter() - start)
         if args.out:
             with atomic_write(args.out) as f:

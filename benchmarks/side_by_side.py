@@ -31,19 +31,13 @@ from pathlib import Path
 import torch
 
 from memasr.atomic import atomic_write
+from memasr.commands.options import labelled
 from memasr.decode.recognizer import Recognizer, RecognizerConfig
 from memasr.errors import InputError
 from memasr.evaluate import evaluate_transcriber, manifest_items, score, streaming_transcriber
 from memasr.model.checkpoint import load_pretrained
 from memasr.model.config import PredictorConfig
 from memasr.model.transducer import count_parameters
-
-
-def _label_value(text: str, flag: str) -> tuple[str, str]:
-    label, sep, value = text.partition("=")
-    if not sep or not label or not value:
-        raise InputError(f"{flag} wants LABEL=VALUE, got {text!r}")
-    return label, value
 
 
 def _rows(path: Path) -> list[dict]:
@@ -103,10 +97,10 @@ def read_run(folder: Path, model_subdir: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--run", action="append", required=True, metavar="LABEL=RUN_DIR",
+    p.add_argument("--run", action="append", required=True, type=labelled("RUN_DIR"), metavar="LABEL=RUN_DIR",
                    help="a run folder (its --model-subdir is scored), a model folder inside a run, or a bundled "
                    "model folder such as src/memasr/pretrained/default")
-    p.add_argument("--run-command", action="append", default=[], metavar="LABEL=TEXT",
+    p.add_argument("--run-command", action="append", default=[], type=labelled("TEXT"), metavar="LABEL=TEXT",
                    help="the command that trained LABEL, quoted in the report")
     p.add_argument("--model-subdir", default="final", help="model folder inside each run to score (default final)")
     p.add_argument("--manifest", action="append", default=[], help="test manifest(s) to score the models on")
@@ -120,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         runs = {label: read_run(Path(folder), args.model_subdir)
-                for label, folder in (_label_value(r, "--run") for r in args.run)}
-        commands = dict(_label_value(c, "--run-command") for c in args.run_command)
+                for label, folder in args.run}
+        commands = dict(args.run_command)
         sets = {m: manifest_items(m, args.limit) for m in args.manifest}
         for run in runs.values():
             fn = streaming_transcriber(Recognizer(run["model"], run["tokenizer"], RecognizerConfig()))

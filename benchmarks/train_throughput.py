@@ -49,6 +49,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from memasr.commands.options import labelled
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "results" / "training.md"
 DEFAULT_PLOT = ROOT / "docs" / "results" / "training_convergence.png"
@@ -284,13 +286,6 @@ def _plot(curves: dict, path: Path, args) -> None:
 
 # ---- (d) long runs -------------------------------------------------------------------------------
 
-def _label_value(spec: str, flag: str) -> tuple[str, str]:
-    label, sep, value = spec.partition("=")
-    if not sep or not label or not value:
-        raise SystemExit(f"train_throughput: error: {flag} takes LABEL=VALUE, got {spec!r}")
-    return label, value
-
-
 def _cumulative_minutes(train: list[dict], dev: list[dict]) -> tuple[list[float], list[float]]:
     """Wall minutes since the run's first start for train and dev rows.
 
@@ -320,11 +315,10 @@ def _cumulative_minutes(train: list[dict], dev: list[dict]) -> tuple[list[float]
 
 
 def part_d(args) -> dict:
-    commands = dict(_label_value(c, "--run-command") for c in args.run_command)
+    commands = dict(args.run_command)
     runs = {}
-    for spec in args.run:
+    for label, folders in args.run:
         # DIR1+DIR2: phases of one recipe (DIR2 warm-started from DIR1): clocks and audio add up
-        label, folders = _label_value(spec, "--run")
         points, steps, minutes, hours = [], 0, 0.0, 0.0
         for folder in map(Path, folders.split("+")):
             dev_csv, train_csv = folder / "dev.csv", folder / "train.csv"
@@ -501,10 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--synth-engines", help="comma-separated TTS engines (default: all installed)")
     c.add_argument("--plot", default=str(DEFAULT_PLOT), help="plot path (default docs/results/training_convergence.png)")
     d = p.add_argument_group("(d) long runs")
-    d.add_argument("--run", action="append", default=[], metavar="LABEL=DIR", help="a memasr train output folder")
+    d.add_argument("--run", action="append", default=[], type=labelled("DIR"), metavar="LABEL=DIR", help="a memasr train output folder")
     d.add_argument("--keep-runs", action="store_true",
                    help="keep the runs of the previous part (d) result whose labels are not read again")
-    d.add_argument("--run-command", action="append", default=[], metavar="LABEL=TEXT",
+    d.add_argument("--run-command", action="append", default=[], type=labelled("TEXT"), metavar="LABEL=TEXT",
                    help="the command that trained run LABEL (shown in the report)")
     d.add_argument("--runs-plot", default=str(DEFAULT_RUNS_PLOT), help="plot path (default docs/results/training_runs.png)")
     p.add_argument("--batch-frames", type=int, default=3000,

@@ -17,6 +17,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from memasr.commands.options import labelled
 from memasr.data.manifest import read_manifest
 
 
@@ -34,23 +35,16 @@ def group_errors(manifest: list[dict], details: Path, field: str) -> dict[str, l
     return totals
 
 
-def _labelled(text: str) -> tuple[str, Path]:
-    label, sep, path = text.partition("=")
-    if not sep or not label or not path:
-        raise argparse.ArgumentTypeError(f"expected LABEL=DETAILS.jsonl, got {text!r}")
-    return label, Path(path)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="WER per manifest field from memasr eval --details files")
     parser.add_argument("manifest", help="the manifest memasr eval scored (JSONL with the field)")
-    parser.add_argument("runs", nargs="+", type=_labelled, metavar="LABEL=DETAILS.jsonl")
+    parser.add_argument("runs", nargs="+", type=labelled("DETAILS.jsonl"), metavar="LABEL=DETAILS.jsonl")
     parser.add_argument("--by", default="engine", help="manifest field to group by (default engine)")
     args = parser.parse_args(argv)
     field = args.by
     try:
         manifest = read_manifest(args.manifest)
-        runs = [(label, group_errors(manifest, path, field)) for label, path in args.runs]
+        runs = [(label, group_errors(manifest, Path(path), field)) for label, path in args.runs]
     except (OSError, KeyError, ValueError) as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
