@@ -15,7 +15,9 @@
 #   continue.sh small-baseline b reference/small-baseline rnnt9 3000 8e-4 71   (session w's phase 9)
 # AUGMENT=0 in the environment drops channel augmentation (--augment) for the phase; give both
 # presets the same setting (docs/results/fit_gap_augment.md: the pair fits faster without it):
-#   AUGMENT=0 continue.sh small-baseline b reference/small-baseline rnnt10 3000 8e-4 83
+#   AUGMENT=0 continue.sh small-baseline b reference/small-baseline rnnt10 3000 8e-4 83   (session y's phase 10)
+# Phase 10 fitted the TTS voices faster but lost real speech (reference/README.md): keep AUGMENT=1
+# (the default) for the next phases.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 if [ $# -lt 7 ]; then
