@@ -109,7 +109,7 @@ def render(results: dict[str, dict], hours: dict[str, float | None], samples: di
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", type=labelled("MODEL_DIR"), required=True, metavar="LABEL=DIR",
+    parser.add_argument("--model", action="append", type=labelled("DIR"), required=True, metavar="LABEL=DIR",
                         help="model folder to score (repeatable)")
     parser.add_argument("--train", default="data/corpus/train.jsonl", help="manifest the models trained on")
     parser.add_argument("--dev", default="data/corpus/dev.jsonl", help="new sentences, training voices")
