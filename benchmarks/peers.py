@@ -343,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             fns[name] = build()
         except Exception as exc:  # optional systems (missing package, missing module, bad checkpoint)
             msg = f"{name}: {type(exc).__name__}: {exc}"
+            if isinstance(exc, ImportError):  # the peers are an optional extra
+                msg += " (install the peers with `make bench` or `pip install -e '.[peers]'`)"
             print(f"skip {msg}", file=sys.stderr)
             skipped.append(msg)
     if not fns:

@@ -16,8 +16,10 @@
 # AUGMENT=0 in the environment drops channel augmentation (--augment) for the phase; give both
 # presets the same setting (docs/results/fit_gap_augment.md: the pair fits faster without it):
 #   AUGMENT=0 continue.sh small-baseline b reference/small-baseline rnnt10 3000 8e-4 83   (session y's phase 10)
-# Phase 10 fitted the TTS voices faster but lost real speech (reference/README.md): keep AUGMENT=1
-# (the default) for the next phases.
+# Phase 10 fitted the TTS voices faster but lost real speech (reference/README.md); phase 11, with
+# it again, won real speech back, and the clean/augmented pair of phases gained no more than two
+# augmented ones had: keep AUGMENT=1 (the default) for the next phases.
+#   continue.sh small-baseline b reference/small-baseline rnnt11 3000 8e-4 89   (sessions y/z's phase 11)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."  # the repository root
 if [ $# -lt 7 ]; then
